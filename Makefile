@@ -1,0 +1,40 @@
+# gan-kit: `make run-all` runs every notebook headlessly; `make test` runs pytest + nbval (smoke profile).
+PYTHON_BOOT ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.installed
+PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
+CELL_TIMEOUT ?= 900
+
+.PHONY: help venv run-all test test-package test-notebooks lint clean
+
+help:
+	@echo "make run-all   run every notebook with papermill into outputs/notebooks (PROFILE=$(PROFILE))"
+	@echo "make test      pytest for the package + nbval over the notebooks (smoke profile)"
+	@echo "make lint      ruff"
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (gan-kit)" >/dev/null
+	@touch $@
+
+venv: $(STAMP)
+
+run-all: $(STAMP)
+	MPLBACKEND=Agg $(PY) scripts/run_notebooks.py --profile $(PROFILE)
+
+test: $(STAMP)
+	GAN_KIT_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \
+		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
+
+test-package: $(STAMP)
+	$(PY) -m pytest tests -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check gan_kit tests scripts
+
+clean:
+	rm -rf outputs/runs outputs/notebooks outputs/cache

@@ -1,0 +1,208 @@
+"""GAN losses as pure functions of discriminator outputs (logits), a registry by name, and the gradient penalty.
+
+Naming: ``<family>_generator_loss(fake_logits)`` and
+``<family>_discriminator_loss(real_logits, fake_logits, real_labels, fake_labels)``.
+Label-based families (``minimax``, ``bce``, ``least_squares``) read the targets;
+``hinge`` and ``wasserstein`` ignore them. Every loss returns a float32 scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+Labels = tf.Tensor | float
+
+
+def _f32(x) -> tf.Tensor:
+    return tf.cast(x, tf.float32)
+
+
+def _targets(labels: Labels, logits: tf.Tensor) -> tf.Tensor:
+    """Targets shaped like ``logits`` (batch, 1) from a number or one value per example."""
+    labels = _f32(labels)
+    if labels.shape.rank not in (0, None):
+        labels = tf.reshape(labels, [-1, 1])
+    return tf.broadcast_to(labels, tf.shape(logits))
+
+
+def _bce(labels: Labels, logits: tf.Tensor) -> tf.Tensor:
+    logits = _f32(logits)
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=_targets(labels, logits), logits=logits))
+
+
+# ------------------------------------------------------------------ minimax / bce
+def bce_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, real_labels: Labels = 1.0, fake_labels: Labels = 0.0
+) -> tf.Tensor:
+    """Binary cross-entropy for D (Goodfellow et al. 2014): -log D(x) - log(1 - D(G(z))).
+
+    Args:
+        real_logits: D's raw outputs on real images, shape (batch, 1).
+        fake_logits: D's raw outputs on generated images.
+        real_labels: targets for real images: a number (0.9 is one-sided smoothing) or one per example.
+        fake_labels: targets for generated images.
+
+    Returns:
+        Scalar: mean BCE on real plus mean BCE on fake.
+    """
+    return _bce(real_labels, real_logits) + _bce(fake_labels, fake_logits)
+
+
+def bce_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Non-saturating generator loss (Goodfellow et al. 2014, sec. 3): -log D(G(z))."""
+    return _bce(1.0, fake_logits)
+
+
+minimax_discriminator_loss = bce_discriminator_loss
+
+
+def minimax_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Saturating generator loss from the original minimax game: log(1 - D(G(z))).
+
+    Its gradient vanishes when D confidently rejects the samples (D(G(z)) near 0),
+    which is why ``bce`` is used in practice; kept for teaching.
+    Equal to ``-mean(softplus(fake_logits))``.
+    """
+    return -tf.reduce_mean(tf.nn.softplus(_f32(fake_logits)))
+
+
+# ------------------------------------------------------------------ hinge
+def hinge_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, real_labels: Labels = 1.0, fake_labels: Labels = 0.0
+) -> tf.Tensor:
+    """Hinge loss for D (Lim & Ye 2017; Miyato et al. 2018): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
+    del real_labels, fake_labels
+    return tf.reduce_mean(tf.nn.relu(1.0 - _f32(real_logits))) + tf.reduce_mean(tf.nn.relu(1.0 + _f32(fake_logits)))
+
+
+def hinge_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """Hinge generator loss: -E[D(G(z))]."""
+    return -tf.reduce_mean(_f32(fake_logits))
+
+
+# ------------------------------------------------------------------ wasserstein
+def wasserstein_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, real_labels: Labels = 1.0, fake_labels: Labels = 0.0
+) -> tf.Tensor:
+    """Critic loss of WGAN (Arjovsky et al. 2017): E[D(G(z))] - E[D(x)]; pair it with ``gradient_penalty``."""
+    del real_labels, fake_labels
+    return tf.reduce_mean(_f32(fake_logits)) - tf.reduce_mean(_f32(real_logits))
+
+
+def wasserstein_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """WGAN generator loss: -E[D(G(z))]."""
+    return -tf.reduce_mean(_f32(fake_logits))
+
+
+# ------------------------------------------------------------------ least squares
+def least_squares_discriminator_loss(
+    real_logits: tf.Tensor, fake_logits: tf.Tensor, real_labels: Labels = 1.0, fake_labels: Labels = 0.0
+) -> tf.Tensor:
+    """LSGAN loss for D (Mao et al. 2017): 1/2 E[(D(x) - a)^2] + 1/2 E[(D(G(z)) - b)^2], a=1, b=0."""
+    real_logits, fake_logits = _f32(real_logits), _f32(fake_logits)
+    real = tf.reduce_mean(tf.square(real_logits - _targets(real_labels, real_logits)))
+    fake = tf.reduce_mean(tf.square(fake_logits - _targets(fake_labels, fake_logits)))
+    return 0.5 * (real + fake)
+
+
+def least_squares_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
+    """LSGAN generator loss: 1/2 E[(D(G(z)) - 1)^2]."""
+    return 0.5 * tf.reduce_mean(tf.square(_f32(fake_logits) - 1.0))
+
+
+# ------------------------------------------------------------------ penalties and extras
+def gradient_penalty(
+    critic: Callable[[tf.Tensor], tf.Tensor],
+    real: tf.Tensor,
+    fake: tf.Tensor,
+    alpha: tf.Tensor | None = None,
+    epsilon: float = 1e-12,
+) -> tf.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017): E[(||grad D(x_hat)||_2 - 1)^2].
+
+    ``x_hat = real + alpha * (fake - real)`` with ``alpha ~ U(0, 1)`` drawn once per
+    example. The norm is ``sqrt(sum(g^2) + epsilon)``, so a zero gradient gives a
+    penalty of about 1 and a finite gradient instead of NaN.
+
+    Args:
+        critic: callable mapping images to outputs (batch, 1), e.g. ``lambda x: D(x, training=True)``.
+        real: a batch of real images.
+        fake: a batch of generated images of the same shape.
+        alpha: optional interpolation weights of shape (batch,); drawn uniformly when None.
+        epsilon: added inside the square root.
+
+    Returns:
+        Scalar penalty (float32), to be multiplied by its weight (10 in the paper).
+    """
+    real, fake = _f32(real), _f32(fake)
+    batch = tf.shape(real)[0]
+    if alpha is None:
+        alpha = tf.random.uniform([batch], 0.0, 1.0)
+    alpha = tf.reshape(_f32(alpha), tf.concat([[batch], tf.ones([tf.rank(real) - 1], tf.int32)], 0))
+    mixed = real + alpha * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(mixed)
+        out = _f32(critic(mixed))
+    grads = tape.gradient(out, mixed)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [batch, -1])), axis=1) + epsilon)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def feature_matching_loss(real_features: tf.Tensor, fake_features: tf.Tensor) -> tf.Tensor:
+    """Feature matching (Salimans et al. 2016): ||E[f(x)] - E[f(G(z))]||^2 over D's intermediate features."""
+    real_mean = tf.reduce_mean(tf.reshape(_f32(real_features), [tf.shape(real_features)[0], -1]), axis=0)
+    fake_mean = tf.reduce_mean(tf.reshape(_f32(fake_features), [tf.shape(fake_features)[0], -1]), axis=0)
+    return tf.reduce_mean(tf.square(real_mean - fake_mean))
+
+
+@dataclass(frozen=True)
+class LossPair:
+    """A registered loss family: generator loss, discriminator loss, and whether D reads targets."""
+
+    generator: Callable[..., tf.Tensor]
+    discriminator: Callable[..., tf.Tensor]
+    uses_labels: bool
+
+
+# config name -> loss family
+LOSSES: dict[str, LossPair] = {
+    "minimax": LossPair(minimax_generator_loss, minimax_discriminator_loss, True),
+    "bce": LossPair(bce_generator_loss, bce_discriminator_loss, True),
+    "hinge": LossPair(hinge_generator_loss, hinge_discriminator_loss, False),
+    "wasserstein": LossPair(wasserstein_generator_loss, wasserstein_discriminator_loss, False),
+    "least_squares": LossPair(least_squares_generator_loss, least_squares_discriminator_loss, True),
+}
+
+
+def get_losses(name: str) -> LossPair:
+    """The loss family registered under ``name``.
+
+    Raises:
+        ValueError: for an unknown name, listing the valid ones.
+    """
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"Unknown loss {name!r}. Valid losses: {sorted(LOSSES)}.") from None
+
+
+__all__ = [
+    "LOSSES",
+    "LossPair",
+    "bce_discriminator_loss",
+    "bce_generator_loss",
+    "feature_matching_loss",
+    "get_losses",
+    "gradient_penalty",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "least_squares_discriminator_loss",
+    "least_squares_generator_loss",
+    "minimax_discriminator_loss",
+    "minimax_generator_loss",
+    "wasserstein_discriminator_loss",
+    "wasserstein_generator_loss",
+]

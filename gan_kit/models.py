@@ -1,0 +1,167 @@
+"""Keras Sequential builders for DCGAN generators and discriminators (28x28 / 32x32, 1 or 3 channels)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import keras
+from keras import layers
+
+if TYPE_CHECKING:
+    from .config import Config
+
+SUPPORTED_SIZES = {28: 7, 32: 4}  # image size -> side of the first feature map
+SUPPORTED_CHANNELS = (1, 3)
+
+
+def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels). Received: image_shape={image_shape}.")
+    h, w, c = (int(v) for v in image_shape)
+    if h != w or h not in SUPPORTED_SIZES:
+        raise ValueError(
+            f"The DCGAN models build square images of size {sorted(SUPPORTED_SIZES)}. "
+            f"Received: image_shape={image_shape}. Resize the data (config image_size) to 28 or 32."
+        )
+    if c not in SUPPORTED_CHANNELS:
+        raise ValueError(f"channels must be 1 or 3. Received: image_shape={image_shape}.")
+    return h, w, c
+
+
+@keras.saving.register_keras_serializable(package="gan_kit")
+class MinibatchStdDev(layers.Layer):
+    """Appends one feature map holding the mean standard deviation across the batch (Karras et al. 2018).
+
+    A discriminator with this layer can see when a batch lacks variety, which
+    penalises a generator that collapses to a few outputs.
+    """
+
+    def call(self, inputs):
+        x = keras.ops.cast(inputs, "float32")
+        std = keras.ops.sqrt(keras.ops.var(x, axis=0) + 1e-8)  # (H, W, C)
+        mean_std = keras.ops.mean(std)
+        shape = keras.ops.shape(x)
+        extra = keras.ops.ones((shape[0], shape[1], shape[2], 1), dtype="float32") * mean_std
+        return keras.ops.cast(keras.ops.concatenate([x, extra], axis=-1), inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
+def build_generator(
+    latent_dim: int = 100,
+    image_shape: tuple[int, int, int] = (32, 32, 3),
+    width: int = 64,
+    refine: bool = True,
+    upsample: str = "transpose",
+    name: str = "generator",
+) -> keras.Sequential:
+    """DCGAN generator: Dense to a small feature map, stride-2 transposed convs, tanh output.
+
+    For 32x32: Dense to 4x4x(8*width), then three upsamplings (8, 16, 32) with
+    4w, 2w, w filters; for 28x28: 7x7x(4*width), then two (14, 28) with 2w, w.
+    With ``refine`` a 3x3 conv follows each upsampling (the story-1 assignment).
+    ``upsample="resize"`` replaces each 4x4 stride-2 transposed conv by nearest-neighbour
+    resizing and a 3x3 conv, which avoids checkerboard artifacts (Odena et al. 2016).
+    Every hidden layer has BatchNorm + LeakyReLU(0.2).
+
+    Args:
+        latent_dim: size of the noise vector z.
+        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        width: base number of feature maps (64 in the assignment).
+        refine: add a 3x3 stride-1 conv after each upsampling.
+        upsample: ``"transpose"`` (stride-2 transposed conv) or ``"resize"`` (resize + conv).
+        name: Keras model name.
+
+    Returns:
+        A ``keras.Sequential`` mapping (batch, latent_dim) to images in [-1, 1].
+    """
+    size, _, channels = _check_shape(image_shape)
+    if upsample not in ("transpose", "resize"):
+        raise ValueError(f"upsample must be 'transpose' or 'resize'. Received: upsample={upsample!r}.")
+    base = SUPPORTED_SIZES[size]
+    n_up = 3 if size == 32 else 2
+    filters = [width * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 4w, 2w, w
+    start = width * 2**n_up
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=(latent_dim,), name="z"))
+    model.add(layers.Dense(base * base * start, use_bias=False, name="project"))
+    model.add(layers.BatchNormalization(name="project_bn"))
+    model.add(layers.LeakyReLU(0.2, name="project_act"))
+    model.add(layers.Reshape((base, base, start), name="to_map"))
+    for i, f in enumerate(filters):
+        if upsample == "transpose":
+            model.add(layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False, name=f"up{i + 1}"))
+        else:
+            model.add(layers.UpSampling2D(2, interpolation="nearest", name=f"up{i + 1}_resize"))
+            model.add(layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"up{i + 1}"))
+        model.add(layers.BatchNormalization(name=f"up{i + 1}_bn"))
+        model.add(layers.LeakyReLU(0.2, name=f"up{i + 1}_act"))
+        if refine:
+            model.add(layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"refine{i + 1}"))
+            model.add(layers.BatchNormalization(name=f"refine{i + 1}_bn"))
+            model.add(layers.LeakyReLU(0.2, name=f"refine{i + 1}_act"))
+    model.add(layers.Conv2D(channels, 3, padding="same", name="to_image"))
+    model.add(layers.Activation("tanh", dtype="float32", name="tanh"))
+    return model
+
+
+def build_discriminator(
+    image_shape: tuple[int, int, int] = (32, 32, 3),
+    width: int = 64,
+    dropout: float = 0.3,
+    spectral_norm: bool = False,
+    minibatch_std: bool = False,
+    name: str = "discriminator",
+) -> keras.Sequential:
+    """DCGAN discriminator: stride-2 convs with LeakyReLU, Dropout and BatchNorm, one logit out.
+
+    With ``spectral_norm`` every conv and the output layer are wrapped in Keras'
+    ``SpectralNormalization`` (Miyato et al. 2018), which bounds D's Lipschitz
+    constant; BatchNorm is then left out, as in the paper. ``minibatch_std`` adds
+    a ``MinibatchStdDev`` feature map before the output layer.
+
+    Args:
+        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        width: filters of the first conv; doubled at each following conv.
+        dropout: dropout rate after each conv block (0 disables it).
+        spectral_norm: spectrally normalise the weights of every conv and dense layer.
+        minibatch_std: append a minibatch standard-deviation feature map.
+        name: Keras model name.
+
+    Returns:
+        A ``keras.Sequential`` mapping images in [-1, 1] to raw logits of shape (batch, 1).
+    """
+    size, _, _ = _check_shape(image_shape)
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
+    n_down = 3 if size == 32 else 2
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=tuple(image_shape), name="image"))
+    def wrap(layer: layers.Layer) -> layers.Layer:
+        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+    for i in range(n_down):
+        model.add(wrap(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}")))
+        if i > 0 and not spectral_norm:
+            model.add(layers.BatchNormalization(name=f"down{i + 1}_bn"))
+        model.add(layers.LeakyReLU(0.2, name=f"down{i + 1}_act"))
+        if dropout > 0:
+            model.add(layers.Dropout(dropout, name=f"down{i + 1}_drop"))
+    if minibatch_std:
+        model.add(MinibatchStdDev(name="minibatch_std"))
+    model.add(layers.Flatten(name="features"))
+    model.add(wrap(layers.Dense(1, dtype="float32", name="logit")))
+    return model
+
+
+def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:
+    """Generator and discriminator as the config describes them."""
+    generator = build_generator(config.latent_dim, config.image_shape, config.g_width, config.refine, config.upsample)
+    discriminator = build_discriminator(
+        config.image_shape, config.d_width, config.d_dropout, config.spectral_norm, config.minibatch_std
+    )
+    return generator, discriminator
+
+
+__all__ = ["MinibatchStdDev", "build_discriminator", "build_generator", "build_models"]

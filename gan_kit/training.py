@@ -1,0 +1,404 @@
+"""The GAN as a keras.Model with its own train_step, and ``train(config)`` that makes a run folder."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import callbacks as cbs
+from . import runs
+from .config import Config
+from .losses import feature_matching_loss, get_losses, gradient_penalty
+
+HISTORY_COLUMNS = ["g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time"]
+
+
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by ``fit()``.
+
+    Each ``train_step`` makes ``n_critic`` discriminator updates on the real batch
+    (fresh noise each time), then ``g_steps`` generator updates. Losses come from
+    ``gan_kit.losses`` by name. The step reports ``g_loss``, ``d_loss`` and the mean
+    probabilities D gives real (``d_real_prob``) and generated (``d_fake_prob``)
+    images (sigmoid of D's output, also for hinge and Wasserstein critics),
+    averaged over the epoch, plus ``gp`` and ``fm`` when those terms are on.
+
+    Example:
+        >>> gan = GAN(build_generator(), build_discriminator(), latent_dim=100)
+        >>> gan.compile(keras.optimizers.Adam(1e-4, 0.5), keras.optimizers.Adam(1e-4, 0.5))
+        >>> gan.fit(dataset, epochs=5)
+
+    Args:
+        generator: maps (batch, latent_dim) noise to images in [-1, 1].
+        discriminator: maps images to logits of shape (batch, 1).
+        latent_dim: size of the noise vector.
+        seed: seed of the model's own random streams (noise, labels, penalties).
+        ema: decay of an exponential moving average of G's weights used for sampling (0: off).
+        feature_layer: name of D's layer whose output feature matching compares.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        seed: int = 0,
+        ema: float = 0.0,
+        feature_layer: str = "features",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
+        if not 0.0 <= float(ema) < 1.0:
+            raise ValueError(f"ema must be 0 (off) or a decay in (0, 1). Received: ema={ema}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.ema = float(ema)
+        self.feature_layer = feature_layer
+        self.ema_generator = None
+        if self.ema > 0:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+        self.instance_noise_std = keras.Variable(0.0, trainable=False, dtype="float32", name="instance_noise_std")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.d_real_tracker = keras.metrics.Mean(name="d_real_prob")
+        self.d_fake_tracker = keras.metrics.Mean(name="d_fake_prob")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.fm_tracker = keras.metrics.Mean(name="fm")
+        self._features = None
+
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer,
+        d_optimizer: keras.optimizers.Optimizer,
+        loss: str = "bce",
+        label_smoothing: float = 0.0,
+        label_noise: float = 0.0,
+        label_flip: float = 0.0,
+        gp_weight: float = 0.0,
+        n_critic: int = 1,
+        g_steps: int = 1,
+        feature_matching: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        """Set the optimizers, the loss family and the stabilization tricks of the step.
+
+        Args:
+            g_optimizer: optimizer for the generator.
+            d_optimizer: optimizer for the discriminator.
+            loss: a name registered in ``gan_kit.losses.LOSSES``.
+            label_smoothing: one-sided smoothing in [0, 0.5): D's target for real images is ``1 - s``.
+            label_noise: s in real = 1 + s*N(0,1), fake = 0 + s*N(0,1) (Gaussian label noise).
+            label_flip: probability of swapping an example's real/fake target.
+            gp_weight: weight of the gradient penalty on D (10 for WGAN-GP; 0 off).
+            n_critic: D updates per train step.
+            g_steps: G updates per train step.
+            feature_matching: weight of the feature-matching term added to G's loss (0 off).
+            **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``, ``steps_per_execution``).
+
+        Raises:
+            ValueError: for an unknown loss or a value out of range.
+        """
+        super().compile(**kwargs)
+        checks = {
+            "label_smoothing": (label_smoothing, 0.0, 0.5),
+            "label_noise": (label_noise, 0.0, 1.0),
+            "label_flip": (label_flip, 0.0, 0.5),
+            "gp_weight": (gp_weight, 0.0, 1000.0),
+            "feature_matching": (feature_matching, 0.0, 1000.0),
+        }
+        for name, (value, low, high) in checks.items():
+            if not low <= float(value) <= high or (name == "label_smoothing" and value >= 0.5):
+                raise ValueError(f"{name} must be in [{low}, {high}]. Received: {name}={value}.")
+        for name, value in (("n_critic", n_critic), ("g_steps", g_steps)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1. Received: {name}={value}.")
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        self.loss_name = loss
+        pair = get_losses(loss)
+        self.g_loss_fn, self.d_loss_fn = pair.generator, pair.discriminator
+        if not pair.uses_labels and (label_smoothing or label_noise or label_flip):
+            raise ValueError(f"Label smoothing, noise and flips need a label-based loss; {loss!r} has no labels.")
+        self.real_label = 1.0 - float(label_smoothing)
+        self.label_noise = float(label_noise)
+        self.label_flip = float(label_flip)
+        self.gp_weight = float(gp_weight)
+        self.n_critic = int(n_critic)
+        self.g_steps = int(g_steps)
+        self.feature_matching = float(feature_matching)
+        if self.feature_matching > 0:
+            try:
+                layer = self.discriminator.get_layer(self.feature_layer)
+            except ValueError:
+                raise ValueError(
+                    f"Feature matching needs a layer named {self.feature_layer!r} in the discriminator."
+                ) from None
+            self._features = keras.Model(self.discriminator.inputs, layer.output, name="d_features")
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        tracked = [self.g_loss_tracker, self.d_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
+        if getattr(self, "gp_weight", 0) > 0:
+            tracked.append(self.gp_tracker)
+        if getattr(self, "feature_matching", 0) > 0:
+            tracked.append(self.fm_tracker)
+        return tracked
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator used for samples: the EMA copy when ``ema`` is on, else G itself."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def call(self, z, training: bool = False):
+        """Generated images for the noise ``z``."""
+        return self.generator(z, training=training)
+
+    def sample_noise(self, batch_size) -> tf.Tensor:
+        """Standard normal noise of shape (batch_size, latent_dim) from the model's seed generator."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def _noisy(self, images: tf.Tensor) -> tf.Tensor:
+        """Instance noise: Gaussian noise of the current std added to D's inputs."""
+        std = tf.cast(self.instance_noise_std, images.dtype)
+        noise = keras.random.normal(tf.shape(images), seed=self.seed_generator, dtype=images.dtype)
+        return images + std * noise
+
+    def _labels(self, batch) -> tuple[tf.Tensor, tf.Tensor]:
+        real = tf.fill([batch], tf.constant(self.real_label, tf.float32))
+        fake = tf.zeros([batch], tf.float32)
+        if self.label_noise > 0:
+            real += self.label_noise * keras.random.normal([batch], seed=self.seed_generator)
+            fake += self.label_noise * keras.random.normal([batch], seed=self.seed_generator)
+        if self.label_flip > 0:
+            flip = keras.random.uniform([batch], seed=self.seed_generator) < self.label_flip
+            real, fake = tf.where(flip, fake, real), tf.where(flip, real, fake)
+        return real, fake
+
+    def discriminator_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of D on a real batch and a generated batch of the same size."""
+        batch = tf.shape(real)[0]
+        fake = self.generator(self.sample_noise(batch), training=True)
+        real_in, fake_in = self._noisy(real), self._noisy(tf.cast(fake, real.dtype))
+        real_labels, fake_labels = self._labels(batch)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real_in, training=True)
+            fake_logits = self.discriminator(fake_in, training=True)
+            d_loss = self.d_loss_fn(real_logits, fake_logits, real_labels, fake_labels)
+            out = {}
+            if self.gp_weight > 0:
+                alpha = keras.random.uniform([batch], seed=self.seed_generator)
+                gp = gradient_penalty(lambda x: self.discriminator(x, training=True), real_in, fake_in, alpha)
+                d_loss += self.gp_weight * gp
+                out["gp"] = gp
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        out.update(
+            d_loss=d_loss,
+            d_real_prob=tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+            d_fake_prob=tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
+        )
+        return out
+
+    def generator_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of G on fresh noise: make D call its samples real (plus feature matching when on)."""
+        batch = tf.shape(real)[0]
+        z = self.sample_noise(batch)
+        out = {}
+        with tf.GradientTape() as tape:
+            fake = self._noisy(tf.cast(self.generator(z, training=True), real.dtype))
+            g_loss = self.g_loss_fn(self.discriminator(fake, training=True))
+            if self.feature_matching > 0:
+                fm = feature_matching_loss(self._features(self._noisy(real), training=True),
+                                           self._features(fake, training=True))
+                g_loss += self.feature_matching * fm
+                out["fm"] = fm
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        if self.ema_generator is not None:
+            for avg, w in zip(self.ema_generator.weights, self.generator.weights):
+                avg.assign(self.ema * avg + (1.0 - self.ema) * tf.cast(w, avg.dtype))
+        out["g_loss"] = g_loss
+        return out
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        for _ in range(self.n_critic):
+            d_out = self.discriminator_step(real)
+        for _ in range(self.g_steps):
+            g_out = self.generator_step(real)
+        self.d_loss_tracker.update_state(d_out["d_loss"])
+        self.d_real_tracker.update_state(d_out["d_real_prob"])
+        self.d_fake_tracker.update_state(d_out["d_fake_prob"])
+        self.g_loss_tracker.update_state(g_out["g_loss"])
+        if "gp" in d_out:
+            self.gp_tracker.update_state(d_out["gp"])
+        if "fm" in g_out:
+            self.fm_tracker.update_state(g_out["fm"])
+        return {m.name: m.result() for m in self.metrics}
+
+
+@dataclass
+class Run:
+    """A finished (or stopped) training run: its folder, config, history and models."""
+
+    path: Path
+    config: Config
+    history: dict[str, list[float]] = field(default_factory=dict)
+    generator: keras.Model | None = None
+    discriminator: keras.Model | None = None
+    gan: GAN | None = None
+
+    def sample(self, n: int = 64, seed: int = 0) -> np.ndarray:
+        """``n`` generated images in [-1, 1] from seeded noise."""
+        if self.generator is None:
+            raise ValueError("This Run has no generator in memory; load generator.keras from its folder.")
+        z = np.random.default_rng(seed).standard_normal((n, self.config.latent_dim)).astype(np.float32)
+        return keras.ops.convert_to_numpy(self.generator(z, training=False))
+
+
+def fixed_noise(config: Config) -> np.ndarray:
+    """The fixed latent batch used for every sample grid of a run (seeded by the config)."""
+    rng = np.random.default_rng(config.seed + 1_000_003)
+    return rng.standard_normal((config.grid_size**2, config.latent_dim)).astype(np.float32)
+
+
+def make_dataset(config: Config) -> tf.data.Dataset:
+    """The training pipeline the config describes (images only, in [-1, 1])."""
+    from . import data
+
+    return data.load(
+        config.dataset,
+        "train",
+        batch_size=config.batch_size,
+        path=config.data_path,
+        image_size=config.image_size,
+        channels=config.channels,
+        max_examples=config.max_examples,
+        seed=config.seed,
+    )
+
+
+def build_gan(config: Config) -> GAN:
+    """A compiled ``GAN`` with the config's models, Adam optimizers, loss and smoothing."""
+    from .models import build_models
+
+    generator, discriminator = build_models(config)
+    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, ema=config.ema, name="gan")
+    gan.compile(
+        g_optimizer=make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+        d_optimizer=make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+        label_noise=config.label_noise,
+        label_flip=config.label_flip,
+        gp_weight=config.gp_weight,
+        n_critic=config.n_critic,
+        g_steps=config.g_steps,
+        feature_matching=config.feature_matching,
+        jit_compile=config.jit_compile,
+    )
+    return gan
+
+
+def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: float = 0.999):
+    """``adam`` (with the betas), plain ``sgd``, or ``rmsprop``; the betas apply to Adam only."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: ['adam', 'rmsprop', 'sgd'].")
+
+
+def train(
+    config: Config,
+    *,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+    dataset: tf.data.Dataset | None = None,
+) -> Run:
+    """Train a GAN as the config says, in a new run folder under ``config.output_dir``.
+
+    The folder gets ``config.json``, ``history.csv`` (one row per epoch), fixed-noise
+    grids in ``samples/``, ``progress.gif``, ``generator.keras`` and
+    ``discriminator.keras``, and ``status.json``. Data problems are raised before
+    the folder is created.
+
+    Args:
+        config: the experiment.
+        callbacks: extra Keras callbacks, run after the kit's own.
+        verbose: passed to ``fit`` (``"auto"``, 0, 1 or 2).
+        dataset: an already-built pipeline to use instead of the config's dataset.
+
+    Returns:
+        The ``Run`` with its folder, history and models.
+
+    Raises:
+        ConfigError, DatasetNotFoundError, DatasetError, RunFolderError: before any training.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
+    keras.utils.set_random_seed(config.seed)
+    if dataset is None:
+        dataset = make_dataset(config)
+    run_dir = runs.create_run_dir(config.output_dir, config.name)
+    config.to_json(run_dir / runs.CONFIG_FILE)
+    runs.write_status(run_dir, "running")
+
+    gan = build_gan(config)
+    history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS)
+    own = [
+        cbs.EpochTimer(),
+        cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs),
+        cbs.SampleGrid(run_dir, fixed_noise(config), every=config.sample_every),
+        cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every),
+        history_cb,
+    ]
+    fit_kwargs: dict[str, Any] = {}
+    if config.steps_per_epoch is not None:
+        dataset = dataset.repeat()
+        fit_kwargs["steps_per_epoch"] = config.steps_per_epoch
+    try:
+        gan.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose, shuffle=False,
+                **fit_kwargs)
+    except BaseException as exc:
+        runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    cbs.save_models(gan, run_dir)
+    frames = runs.sample_paths(run_dir)
+    if frames:
+        from .plotting import save_gif
+
+        save_gif(frames, run_dir / runs.GIF_FILE)
+    runs.write_status(run_dir, "finished", epochs=len(history_cb.history.get("epoch", [])))
+    return Run(
+        path=run_dir,
+        config=config,
+        history=runs.load_history(run_dir),
+        generator=gan.sampler,
+        discriminator=gan.discriminator,
+        gan=gan,
+    )
+
+
+def load_generator(run_dir: str | os.PathLike) -> keras.Model:
+    """The saved generator of a run, loaded with Keras' safe mode."""
+    path = Path(run_dir) / runs.GENERATOR_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: the run has not saved its generator yet.")
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+__all__ = ["GAN", "Run", "build_gan", "fixed_noise", "load_generator", "make_dataset", "make_optimizer", "train"]

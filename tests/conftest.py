@@ -1,0 +1,41 @@
+"""Shared fixtures: quiet TensorFlow, the shared data folder, and tiny configs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_dir() -> Path | None:
+    """The shared data folder: $GAN_KIT_DATA_DIR, else ../shared/data beside the repo."""
+    env = os.environ.get("GAN_KIT_DATA_DIR")
+    for candidate in (Path(env) if env else None, REPO.parent / "shared" / "data"):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return None
+
+
+@pytest.fixture
+def tiny_config(tmp_path):
+    """A smoke-sized 32x32 RGB config writing into a temp folder."""
+    from gan_kit.config import for_profile
+
+    return for_profile("smoke", dataset="cifar10", output_dir=str(tmp_path / "runs"), epochs=2, steps_per_epoch=2,
+                       batch_size=16, max_examples=64, grid_size=4)
+
+
+@pytest.fixture
+def tiny_dataset():
+    """64 random 32x32x3 images in [-1, 1], batched by 16."""
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 32, 32, 3)).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(x).batch(16, drop_remainder=True)

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from gan_kit.config import for_profile
+from gan_kit.models import build_discriminator, build_generator, build_models
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (32, 32, 1), (28, 28, 1), (28, 28, 3)])
+def test_shapes(shape):
+    g = build_generator(16, shape, width=8)
+    d = build_discriminator(shape, width=8)
+    z = np.random.default_rng(0).standard_normal((3, 16)).astype("float32")
+    images = np.asarray(g(z, training=False))
+    assert images.shape == (3, *shape)
+    assert images.min() >= -1 and images.max() <= 1
+    assert tuple(d(images, training=False).shape) == (3, 1)
+
+
+def test_story1_generator_layout():
+    g = build_generator(100, (32, 32, 3), width=64, refine=True)
+    assert g.get_layer("project").units == 4 * 4 * 512
+    ups = [layer for layer in g.layers if layer.name.startswith("up") and "_" not in layer.name]
+    refines = [layer for layer in g.layers if layer.name.startswith("refine") and "_" not in layer.name]
+    assert len(ups) == 3 and len(refines) == 3
+    assert [u.filters for u in ups] == [256, 128, 64]
+    assert all(r.kernel_size == (3, 3) for r in refines)
+
+
+def test_refine_and_width_change_the_model():
+    plain = build_generator(16, (32, 32, 3), width=8, refine=False)
+    refined = build_generator(16, (32, 32, 3), width=8, refine=True)
+    wider = build_generator(16, (32, 32, 3), width=16, refine=False)
+    assert refined.count_params() > plain.count_params()
+    assert wider.count_params() > plain.count_params()
+
+
+def test_dropout_switch():
+    with_drop = build_discriminator((28, 28, 1), width=8, dropout=0.3)
+    no_drop = build_discriminator((28, 28, 1), width=8, dropout=0.0)
+    assert any(layer.__class__.__name__ == "Dropout" for layer in with_drop.layers)
+    assert not any(layer.__class__.__name__ == "Dropout" for layer in no_drop.layers)
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (32, 28, 3), (32, 32, 2), (32, 32)])
+def test_unbuildable_shapes_explain(shape):
+    with pytest.raises(ValueError, match="image_shape"):
+        build_generator(16, shape)
+
+
+def test_build_models_from_config():
+    cfg = for_profile("smoke", dataset="fashion_mnist")
+    g, d = build_models(cfg)
+    assert g.output_shape == (None, 28, 28, 1)
+    assert d.output_shape == (None, 1)

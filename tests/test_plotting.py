@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_kit import plotting, runs
+
+
+def test_image_grid_layout():
+    imgs = np.zeros((6, 4, 4, 1), np.float32)
+    imgs[1] = 1.0
+    grid = plotting.image_grid(imgs, ncols=3, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 1) and grid.dtype == np.uint8
+    assert grid[1, 6, 0] == 255 and grid[1, 1, 0] == 128  # image 1 is white; -> 0.0 maps to 128
+
+
+def test_save_image_grid_and_gif(tmp_path):
+    imgs = np.random.default_rng(0).uniform(-1, 1, (4, 8, 8, 3))
+    p1 = plotting.save_image_grid(imgs, tmp_path / "a.png", scale=1)
+    p2 = plotting.save_image_grid(-imgs, tmp_path / "b.png", scale=1)
+    assert Image.open(p1).size == (2 * 10 + 2, 2 * 10 + 2)
+    gif = plotting.save_gif([p1, p2], tmp_path / "p.gif")
+    assert Image.open(gif).n_frames == 2
+    with pytest.raises(ValueError):
+        plotting.save_gif([], tmp_path / "q.gif")
+
+
+def test_plot_history_from_dict_and_folder(tmp_path):
+    history = {"epoch": [1, 2, 3], "g_loss": [1, 2, 3], "d_loss": [1, 0.5, 0.2],
+               "d_real_prob": [0.6, 0.7, 0.9], "d_fake_prob": [0.4, 0.3, 0.1], "epoch_time": [2, 1, 1]}
+    fig = plotting.plot_history(history, save_to=tmp_path / "h.png")
+    assert len(fig.axes) == 3
+    assert any(line.get_linestyle() == "--" and list(line.get_ydata()) == [0.5, 0.5] for line in fig.axes[1].lines)
+    assert (tmp_path / "h.png").stat().st_size > 0
+    runs.write_history(tmp_path, history)
+    assert len(plotting.plot_history(tmp_path).axes) == 3
+    with pytest.raises(ValueError, match="history"):
+        plotting.plot_history(tmp_path / "empty")
+
+
+def test_show_samples(tmp_path):
+    (tmp_path / "samples").mkdir()
+    for e in (0, 1, 2):
+        plotting.save_image_grid(np.zeros((4, 8, 8, 1)), tmp_path / "samples" / f"epoch_{e:04d}.png")
+    fig = plotting.show_samples(tmp_path)
+    assert [ax.get_title() for ax in fig.axes] == ["epoch 0000", "epoch 0001", "epoch 0002"]
+    fig = plotting.show_images(np.zeros((4, 8, 8, 1)), title="t")
+    assert fig.axes[0].get_title() == "t"

@@ -1,0 +1,83 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import gan_kit
+from gan_kit import runs
+from gan_kit.models import build_discriminator, build_generator
+from gan_kit.training import GAN, fixed_noise, load_generator
+
+
+def test_one_step_changes_both_models(tiny_dataset):
+    g = build_generator(8, (32, 32, 3), width=8)
+    d = build_discriminator((32, 32, 3), width=8)
+    gan = GAN(g, d, latent_dim=8, seed=1)
+    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5))
+    g_before = [w.copy() for w in g.get_weights()]
+    d_before = [w.copy() for w in d.get_weights()]
+    hist = gan.fit(tiny_dataset.take(1), epochs=1, verbose=0)
+    assert any(not np.allclose(a, b) for a, b in zip(g_before, g.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(d_before, d.get_weights()))
+    logs = {k: v[-1] for k, v in hist.history.items()}
+    assert set(logs) >= {"g_loss", "d_loss", "d_real_prob", "d_fake_prob"}
+    assert 0 <= logs["d_real_prob"] <= 1 and 0 <= logs["d_fake_prob"] <= 1
+    assert np.isfinite(logs["g_loss"]) and np.isfinite(logs["d_loss"])
+
+
+def test_label_smoothing_is_checked():
+    gan = GAN(build_generator(8, (28, 28, 1), 8), build_discriminator((28, 28, 1), 8), 8)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), label_smoothing=0.6)
+    with pytest.raises(ValueError, match="Valid losses"):
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), loss="nope")
+
+
+def test_train_writes_a_complete_run_folder(tiny_config, tiny_dataset):
+    run = gan_kit.train(tiny_config, dataset=tiny_dataset, verbose=0)
+    files = {p.name for p in run.path.iterdir()}
+    assert {"config.json", "history.csv", "samples", "progress.gif", "generator.keras",
+            "discriminator.keras", "status.json"} <= files
+    assert gan_kit.Config.from_json(run.path / "config.json") == tiny_config
+    history = runs.load_history(run.path)
+    assert list(history) == ["epoch", "g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time"]
+    assert history["epoch"] == [1.0, 2.0]
+    assert all(t > 0 for t in history["epoch_time"])
+    assert run.history == history
+    grids = [p.name for p in runs.sample_paths(run.path)]
+    assert grids == ["epoch_0000.png", "epoch_0001.png", "epoch_0002.png"]
+    assert json.loads((run.path / "status.json").read_text())["state"] == "finished"
+    # The saved generator loads in safe mode and reproduces the in-memory one.
+    z = fixed_noise(tiny_config)[:4]
+    reloaded = load_generator(run.path)
+    np.testing.assert_allclose(reloaded(z, training=False), run.generator(z, training=False), atol=1e-5)
+
+
+def test_fixed_noise_is_fixed(tiny_config):
+    np.testing.assert_array_equal(fixed_noise(tiny_config), fixed_noise(tiny_config))
+    assert fixed_noise(tiny_config).shape == (16, tiny_config.latent_dim)
+    assert not np.array_equal(fixed_noise(tiny_config), fixed_noise(tiny_config.replace(seed=5)))
+
+
+def test_runs_never_overwrite(tiny_config, tiny_dataset):
+    a = gan_kit.train(tiny_config.replace(epochs=1), dataset=tiny_dataset, verbose=0)
+    b = gan_kit.train(tiny_config.replace(epochs=1), dataset=tiny_dataset, verbose=0)
+    assert a.path != b.path and a.path.exists() and b.path.exists()
+
+
+def test_train_rejects_non_config():
+    with pytest.raises(TypeError, match="Config"):
+        gan_kit.train({"epochs": 1})
+
+
+def test_train_on_real_cifar10(tiny_config):
+    from conftest import shared_data_dir
+
+    if shared_data_dir() is None:
+        pytest.skip("../shared/data (CIFAR-10 npz) is not beside the repo and GAN_KIT_DATA_DIR is unset")
+    import os
+
+    os.environ["GAN_KIT_DATA_DIR"] = str(shared_data_dir())
+    run = gan_kit.train(tiny_config.replace(epochs=1), verbose=0)
+    assert runs.load_history(run.path)["epoch"] == [1.0]
