@@ -14,6 +14,7 @@ DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "digits", "ima
 LOSS_NAMES = ("minimax", "bce", "hinge", "wasserstein", "least_squares")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 UPSAMPLING = ("transpose", "resize")
+EXTRACTORS = ("classifier", "inception")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32)
 CHANNELS = (1, 3)
@@ -83,6 +84,9 @@ class Config:
     sample_every: int = 10
     checkpoint_every: int = 10
     grid_size: int = 8
+    metrics_every: int = 0
+    metrics_extractor: str = "classifier"
+    metrics_samples: int = 1000
     jit_compile: bool = False
     notes: str = ""
 
@@ -172,6 +176,8 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
     "grid_size": (1, 32),
     "instance_noise_epochs": (0, None),
     "n_critic": (1, 100),
+    "metrics_every": (0, None),
+    "metrics_samples": (10, 1_000_000),
     "g_steps": (1, 100),
 }
 _OPTIONAL_INT_RANGES: dict[str, tuple[int, int | None]] = {
@@ -243,7 +249,8 @@ def _validate(cfg: Config) -> None:
         _fail("data_path", cfg.data_path, "the image folder to train on when dataset='image_folder'")
     if cfg.loss not in LOSS_NAMES:
         _fail("loss", cfg.loss, f"one of {list(LOSS_NAMES)}")
-    for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING)):
+    for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING),
+                          ("metrics_extractor", EXTRACTORS)):
         if getattr(cfg, name) not in allowed:
             _fail(name, getattr(cfg, name), f"one of {list(allowed)}")
     if cfg.gradient_penalty is not None:

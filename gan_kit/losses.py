@@ -146,7 +146,7 @@ def gradient_penalty(
     with tf.GradientTape() as tape:
         tape.watch(mixed)
         out = _f32(critic(mixed))
-    grads = tape.gradient(out, mixed)
+    grads = tape.gradient(out, mixed, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [batch, -1])), axis=1) + epsilon)
     return tf.reduce_mean(tf.square(norms - 1.0))
 

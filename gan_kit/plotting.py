@@ -147,6 +147,26 @@ def show_samples(run_dir: str | os.PathLike, max_grids: int = 6, size: float = 3
     return fig
 
 
+def plot_ring(samples: np.ndarray, coverage: dict | None = None, title: str | None = None, ax=None,
+              modes: int = 8, radius: float = 2.0, std: float = 0.05):
+    """Generated 2-D points over the ring's mode centres (circles of 3 std), with the covered count."""
+    from .toy import ring_centers
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    samples = np.asarray(samples)
+    ax.scatter(samples[:, 0], samples[:, 1], s=3, alpha=0.4, color="tab:blue", label="generated")
+    for cx, cy in ring_centers(modes, radius):
+        ax.add_patch(plt.Circle((cx, cy), 3 * std, fill=False, color="tab:red", lw=1))
+    lim = radius * 1.6
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+    label = title or ""
+    if coverage is not None:
+        label = f"{label}\n{coverage['covered']}/{coverage['modes']} modes covered".strip()
+    ax.set_title(label)
+    return ax.figure
+
+
 def save_gif(frames: Sequence[str | os.PathLike], path: str | os.PathLike, duration_ms: int = 500) -> Path:
     """Write PNG frames as an animated GIF (atomically)."""
     import io
@@ -161,4 +181,12 @@ def save_gif(frames: Sequence[str | os.PathLike], path: str | os.PathLike, durat
     return runs.atomic_write_bytes(path, buffer.getvalue())
 
 
-__all__ = ["image_grid", "plot_history", "save_gif", "save_image_grid", "show_images", "show_samples"]
+__all__ = [
+    "image_grid",
+    "plot_history",
+    "plot_ring",
+    "save_gif",
+    "save_image_grid",
+    "show_images",
+    "show_samples",
+]
