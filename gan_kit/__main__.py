@@ -46,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--config", help="a config JSON file (e.g. a run's config.json)")
         p.add_argument("--profile", choices=["smoke", "quick", "full", "auto"], help="apply a profile's settings")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+        if name == "train":
+            p.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its last complete epoch")
     args = parser.parse_args(argv)
 
     try:
@@ -59,15 +61,24 @@ def main(argv: list[str] | None = None) -> int:
                 where, _ = data.locate(name, "train")
                 print(f"{name:14s} {where or 'not found offline'}")
             return 0
-        config = build_config(args)
-        if args.command == "config":
-            print(config.to_json())
-            return 0
         from .training import train
 
-        run = train(config, verbose=2)
-        print(f"run folder: {run.path}")
-        return 0
+        if args.command == "train" and args.resume:
+            config = None
+            if args.config or args.profile or args.set:
+                from .runs import read_config
+
+                base = read_config(args.resume)
+                config = base.replace(**_overrides(args.set or []))
+            run = train(config, resume=args.resume, verbose=2)
+        else:
+            config = build_config(args)
+            if args.command == "config":
+                print(config.to_json())
+                return 0
+            run = train(config, verbose=2)
+        print(f"run folder: {run.path} ({run.status})")
+        return 0 if run.status == "finished" else 1
     except (ConfigError, FileNotFoundError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

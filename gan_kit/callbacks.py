@@ -13,6 +13,46 @@ import numpy as np
 from . import plotting, runs
 
 
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first NaN or Inf loss and records where it happened.
+
+    It sets ``model.diverged`` (and ``self.diverged``) to ``{"epoch", "step", "metric",
+    "value"}``; the sample, checkpoint and state callbacks then skip their writes, so
+    the last good files stay in the run folder.
+    """
+
+    def __init__(self, keys: tuple[str, ...] = ("g_loss", "d_loss")):
+        super().__init__()
+        self.keys = keys
+        self.diverged: dict | None = None
+        self._epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.model.diverged = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.diverged is not None or not logs:
+            return
+        for key in self.keys:
+            value = logs.get(key)
+            if value is not None and not math.isfinite(float(value)):
+                self.diverged = {"epoch": self._epoch + 1, "step": int(batch) + 1, "metric": key,
+                                 "value": str(float(value))}
+                self.model.diverged = self.diverged
+                self.model.stop_training = True
+                print(f"gan_kit: {key} became {float(value)} at epoch {self._epoch + 1}, step {batch + 1}: "
+                      "training stopped, the run is marked diverged and keeps its last good checkpoint. "
+                      "Try a lower learning rate, label smoothing, or gradient penalty.")
+                return
+
+
+def _diverged(model) -> bool:
+    return getattr(model, "diverged", None) is not None
+
+
 class EpochTimer(keras.callbacks.Callback):
     """Adds ``epoch_time`` (seconds) to each epoch's logs."""
 
@@ -90,6 +130,8 @@ class SampleGrid(keras.callbacks.Callback):
             self._save(0)
 
     def on_epoch_end(self, epoch, logs=None):
+        if _diverged(self.model):
+            return
         if (epoch + 1) % self.every == 0 or epoch + 1 == self._last_epoch:
             self._save(epoch + 1)
 
@@ -139,7 +181,7 @@ class ModelCheckpoints(keras.callbacks.Callback):
         self.every = every
 
     def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every == 0:
+        if (epoch + 1) % self.every == 0 and not _diverged(self.model):
             save_models(self.model, self.run_dir)
 
 
@@ -156,11 +198,71 @@ def save_models(gan, run_dir: str | os.PathLike) -> None:
 
 
 __all__ = [
+    "DivergenceGuard",
     "EpochTimer",
     "HistoryWriter",
     "InstanceNoiseSchedule",
+    "MetricsCallback",
     "ModelCheckpoints",
     "SampleGrid",
     "instance_noise_std",
     "save_models",
 ]
+
+
+class MetricsCallback(keras.callbacks.Callback):
+    """Adds ``fid`` and ``kid`` of the generator's samples to the logs every ``every`` epochs.
+
+    The samples come from the same seeded noise at every evaluation, and the real side is
+    a fixed ``gan_kit.metrics.ReferenceStats``, so the numbers are comparable across epochs.
+    Place it before ``HistoryWriter`` so the values land in ``history.csv`` (other epochs
+    get NaN). The last epoch is always evaluated. Build it from a config with
+    ``gan_kit.metrics.metrics_callback(config)``.
+
+    Example:
+        >>> ext = metrics.get_extractor("classifier", dataset="fashion_mnist")
+        >>> ref = metrics.reference_statistics("fashion_mnist", ext, max_examples=1000)
+        >>> gan.fit(data, epochs=10, callbacks=[MetricsCallback(ref, ext, every=2), HistoryWriter(run_dir)])
+
+    Args:
+        reference: real-data statistics computed with ``extractor``.
+        extractor: a ``gan_kit.metrics.FeatureExtractor``.
+        every: cadence in epochs (>= 1).
+        samples: generated images per evaluation (>= 2).
+        seed: seed of the noise.
+        kid_subsets: KID subsets (their size is capped at the smaller image set).
+        batch_size: generated images per batch.
+        generator: the model to sample (defaults to the GAN's ``sampler``, else its ``generator``).
+    """
+
+    def __init__(self, reference, extractor, every: int = 1, samples: int = 1000, seed: int = 0,
+                 kid_subsets: int = 100, batch_size: int = 250, generator=None):
+        super().__init__()
+        if every < 1 or samples < 2:
+            raise ValueError(f"MetricsCallback needs every >= 1 and samples >= 2. Received: every={every}, "
+                             f"samples={samples}.")
+        if reference.meta.get("extractor") != extractor.id:
+            raise ValueError(f"MetricsCallback: the reference statistics were computed with "
+                             f"{reference.meta.get('extractor')!r}, not with the extractor {extractor.id!r}.")
+        self.reference = reference
+        self.extractor = extractor
+        self.every = int(every)
+        self.samples = int(samples)
+        self.seed = int(seed)
+        self.kid_subsets = int(kid_subsets)
+        self.batch_size = int(batch_size)
+        self._generator = generator
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == self.params.get("epochs")
+        if logs is None or ((epoch + 1) % self.every != 0 and not last):
+            return
+        from . import metrics
+
+        generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
+        batches = metrics.generated_batches(generator, self.samples, seed=self.seed, batch_size=self.batch_size)
+        fake = self.extractor.features(batches)
+        logs["fid"] = metrics.frechet_distance(self.reference.mu, self.reference.sigma,
+                                                *metrics.feature_statistics(fake))
+        logs["kid"], _ = metrics.kid_from_features(self.reference.features, fake, subsets=self.kid_subsets,
+                                                   subset_size=1000, seed=self.seed)

@@ -15,6 +15,8 @@ LOSS_NAMES = ("minimax", "bce", "hinge", "wasserstein", "least_squares")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 UPSAMPLING = ("transpose", "resize")
 EXTRACTORS = ("classifier", "inception")
+MODELS = ("gan", "vae")
+RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32)
 CHANNELS = (1, 3)
@@ -43,6 +45,7 @@ class Config:
     """
 
     name: str = "dcgan"
+    model: str = "gan"
     dataset: str = "cifar10"
     data_path: str | None = None
     image_size: int = 32
@@ -78,6 +81,8 @@ class Config:
     upsample: str = "transpose"
     ema: float = 0.0
     feature_matching: float = 0.0
+    beta: float = 1.0
+    recon_loss: str = "bce"
     seed: int = 0
     profile: str = "full"
     output_dir: str = "outputs/runs"
@@ -88,6 +93,7 @@ class Config:
     metrics_extractor: str = "classifier"
     metrics_samples: int = 1000
     jit_compile: bool = False
+    deterministic: bool = False
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -199,8 +205,9 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "instance_noise": (0.0, 2.0, True),
     "ema": (0.0, 1.0, True),
     "feature_matching": (0.0, 1000.0, True),
+    "beta": (0.0, 1000.0, True),
 }
-_BOOLS = ("refine", "jit_compile", "spectral_norm", "minibatch_std")
+_BOOLS = ("refine", "jit_compile", "spectral_norm", "minibatch_std", "deterministic")
 _STRINGS = ("name", "output_dir", "notes")
 
 
@@ -250,7 +257,7 @@ def _validate(cfg: Config) -> None:
     if cfg.loss not in LOSS_NAMES:
         _fail("loss", cfg.loss, f"one of {list(LOSS_NAMES)}")
     for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING),
-                          ("metrics_extractor", EXTRACTORS)):
+                          ("metrics_extractor", EXTRACTORS), ("model", MODELS), ("recon_loss", RECON_LOSSES)):
         if getattr(cfg, name) not in allowed:
             _fail(name, getattr(cfg, name), f"one of {list(allowed)}")
     if cfg.gradient_penalty is not None:

@@ -47,6 +47,7 @@ __all__ = [
     "DatasetError",
     "DatasetNotFoundError",
     "available",
+    "epoch_dataset",
     "load",
     "load_arrays",
     "locate",
@@ -339,6 +340,67 @@ def to_dataset(
     else:
         ds = ds.map(_images, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def epoch_dataset(
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    *,
+    batch_size: int = 128,
+    seed: int = 0,
+    start_epoch: int = 0,
+    epochs: int = 1,
+    steps_per_epoch: int | None = None,
+    with_labels: bool = False,
+) -> tuple[tf.data.Dataset, int]:
+    """Batches for epochs ``start_epoch`` .. ``epochs - 1``, each epoch in its own seeded order.
+
+    The order of epoch ``e`` depends only on ``(seed, e)``, so a run resumed at epoch
+    ``e`` sees exactly the batches an uninterrupted run would. Images are scaled to
+    [-1, 1] as in ``load``.
+
+    Returns:
+        The dataset (finite: one pass per remaining epoch) and the steps per epoch.
+    """
+    _check_positive_int("batch_size", batch_size)
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[..., None]
+    n = len(x)
+    if n == 0:
+        raise DatasetError("the dataset is empty: there are no images to batch")
+    if batch_size > n:
+        raise DatasetError(
+            f"batch_size={batch_size} is larger than the dataset ({n} images): lower batch_size or raise max_examples."
+        )
+    steps = n // batch_size if steps_per_epoch is None else int(steps_per_epoch)
+    if steps < 1:
+        raise DatasetError(f"steps_per_epoch must be >= 1; got {steps_per_epoch}")
+    per_pass = n // batch_size
+    passes = -(-steps // per_pass)  # ceil: an epoch longer than the data wraps around with a new order
+    images = tf.constant(x)
+    labels = tf.constant(np.asarray(y).reshape(-1).astype(np.int64)) if with_labels else None
+    scale = x.dtype == np.uint8
+
+    def _epoch(epoch: tf.Tensor) -> tf.data.Dataset:
+        orders = [
+            tf.random.experimental.stateless_shuffle(
+                tf.range(n, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), epoch * 1000 + p])
+            )[: per_pass * batch_size]
+            for p in range(passes)
+        ]
+        index = tf.concat(orders, 0)[: steps * batch_size]
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(index, [steps, batch_size]))
+
+    def _gather(index: tf.Tensor):
+        batch = tf.gather(images, index)
+        batch = tf.cast(batch, tf.float32)
+        batch = batch / 127.5 - 1.0 if scale else batch
+        return (batch, tf.gather(labels, index)) if with_labels else batch
+
+    ds = tf.data.Dataset.range(start_epoch, epochs).flat_map(_epoch)
+    ds = ds.map(_gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE), steps
 
 
 # --------------------------------------------------------------------------- argument checks

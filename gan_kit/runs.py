@@ -27,6 +27,7 @@ GIF_FILE = "progress.gif"
 GENERATOR_FILE = "generator.keras"
 EMA_GENERATOR_FILE = "generator_ema.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
+CHECKPOINT_DIR = "checkpoints"
 
 
 class RunFolderError(OSError):
@@ -152,6 +153,16 @@ def load_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
     return columns
 
 
+def truncate_history(run_dir: str | os.PathLike, epochs: int) -> dict[str, list[float]]:
+    """Keep the first ``epochs`` rows of a run's history (rows past its last checkpoint); returns what is kept."""
+    history = load_history(run_dir)
+    if not history:
+        return {}
+    kept = {k: v[:epochs] for k, v in history.items()}
+    write_history(run_dir, kept)
+    return kept
+
+
 def read_config(run_dir: str | os.PathLike):
     """The ``Config`` a run was made with."""
     from .config import Config
@@ -195,6 +206,7 @@ __all__ = [
     "read_json",
     "read_status",
     "sample_paths",
+    "truncate_history",
     "write_history",
     "write_json",
     "write_status",

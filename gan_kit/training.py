@@ -76,6 +76,7 @@ class GAN(keras.Model):
         self.gp_tracker = keras.metrics.Mean(name="gp")
         self.fm_tracker = keras.metrics.Mean(name="fm")
         self._features = None
+        self.built = True  # G and D are built Sequential models; nothing is created lazily
 
     def compile(
         self,
@@ -258,6 +259,7 @@ class Run:
     generator: keras.Model | None = None
     discriminator: keras.Model | None = None
     gan: GAN | None = None
+    status: str = "finished"
 
     def sample(self, n: int = 64, seed: int = 0) -> np.ndarray:
         """``n`` generated images in [-1, 1] from seeded noise."""
@@ -273,19 +275,33 @@ def fixed_noise(config: Config) -> np.ndarray:
     return rng.standard_normal((config.grid_size**2, config.latent_dim)).astype(np.float32)
 
 
-def make_dataset(config: Config) -> tf.data.Dataset:
-    """The training pipeline the config describes (images only, in [-1, 1])."""
+def load_training_arrays(config: Config) -> np.ndarray:
+    """The config's training images as uint8 N x H x W x C (resized / converted as configured)."""
     from . import data
 
-    return data.load(
+    x, _, _ = data.load_arrays(
         config.dataset,
         "train",
-        batch_size=config.batch_size,
         path=config.data_path,
         image_size=config.image_size,
         channels=config.channels,
         max_examples=config.max_examples,
+    )
+    return x
+
+
+def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset, int]:
+    """The training batches for epochs ``start_epoch`` onwards, in an order fixed by (seed, epoch), and the
+    steps per epoch."""
+    from . import data
+
+    return data.epoch_dataset(
+        load_training_arrays(config),
+        batch_size=config.batch_size,
         seed=config.seed,
+        start_epoch=start_epoch,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
     )
 
 
@@ -322,67 +338,127 @@ def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: f
     raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: ['adam', 'rmsprop', 'sgd'].")
 
 
+class ResumeError(ValueError):
+    """A run folder cannot be resumed (missing state, or a config that differs from the run's)."""
+
+
+def _resume_config(run_dir: Path, config: Config | None) -> Config:
+    saved = runs.read_config(run_dir)
+    if config is None:
+        return saved
+    changed = {k: v for k, v in saved.diff(config).items() if k != "epochs"}
+    if changed:
+        lines = "\n".join(f"  {k}: run has {a!r}, new config has {b!r}" for k, (a, b) in sorted(changed.items()))
+        raise ResumeError(
+            f"Refusing to resume {run_dir} under a different config (only `epochs` may change):\n{lines}\n"
+            "Resume with the run's own config (train(None, resume=...) or --resume alone), or start a new run."
+        )
+    return config
+
+
 def train(
-    config: Config,
+    config: Config | None,
     *,
+    resume: str | os.PathLike | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     dataset: tf.data.Dataset | None = None,
 ) -> Run:
-    """Train a GAN as the config says, in a new run folder under ``config.output_dir``.
+    """Train a GAN as the config says, in a new run folder under ``config.output_dir`` (or continue one).
 
     The folder gets ``config.json``, ``history.csv`` (one row per epoch), fixed-noise
     grids in ``samples/``, ``progress.gif``, ``generator.keras`` and
-    ``discriminator.keras``, and ``status.json``. Data problems are raised before
-    the folder is created.
+    ``discriminator.keras``, ``status.json``, and ``checkpoints/`` with the full
+    training state after every epoch (weights, optimizers, random-generator states).
+    Data and config problems are raised before the folder is created. A NaN or Inf
+    loss stops training, marks the run ``diverged`` and keeps the last good
+    checkpoint and samples.
 
     Args:
-        config: the experiment.
+        config: the experiment; with ``resume`` it may be None (use the run's own).
+        resume: a run folder to continue from its last complete epoch. Its config must
+            match (only ``epochs`` may grow); the result equals an uninterrupted run.
         callbacks: extra Keras callbacks, run after the kit's own.
         verbose: passed to ``fit`` (``"auto"``, 0, 1 or 2).
-        dataset: an already-built pipeline to use instead of the config's dataset.
+        dataset: an already-built pipeline to use instead of the config's dataset
+            (then the per-epoch order, and so bit-exact resuming, is the caller's).
 
     Returns:
         The ``Run`` with its folder, history and models.
 
     Raises:
-        ConfigError, DatasetNotFoundError, DatasetError, RunFolderError: before any training.
+        ConfigError, DatasetNotFoundError, DatasetError, RunFolderError, ResumeError: before any training.
     """
-    if not isinstance(config, Config):
+    from . import checkpoints
+
+    if resume is not None:
+        run_dir = Path(resume)
+        if not (run_dir / runs.CONFIG_FILE).is_file():
+            raise ResumeError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE}); pass the folder train() made.")
+        config = _resume_config(run_dir, config)
+    elif not isinstance(config, Config):
         raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
+
+    start_epoch = 0
+    state = checkpoints.read_state(run_dir) if resume is not None else None
+    if state is not None:
+        start_epoch = int(state["epoch"])
+    steps = config.steps_per_epoch
     if dataset is None:
-        dataset = make_dataset(config)
-    run_dir = runs.create_run_dir(config.output_dir, config.name)
-    config.to_json(run_dir / runs.CONFIG_FILE)
-    runs.write_status(run_dir, "running")
+        dataset, steps = make_dataset(config, start_epoch)
+    elif steps is not None:
+        dataset = dataset.repeat()
+    if resume is None:
+        run_dir = runs.create_run_dir(config.output_dir, config.name)
+        config.to_json(run_dir / runs.CONFIG_FILE)
+    runs.write_status(run_dir, "running", epoch=start_epoch)
 
     gan = build_gan(config)
-    history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS)
+    noise = checkpoints.fixed_noise_for(run_dir, config)
+    history: dict[str, list[float]] = {}
+    if state is not None:
+        checkpoints.restore(gan, run_dir, state)
+        history = runs.truncate_history(run_dir, start_epoch)
+    guard = cbs.DivergenceGuard()
+    history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS, history=history)
     own = [
+        guard,
         cbs.EpochTimer(),
         cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs),
-        cbs.SampleGrid(run_dir, fixed_noise(config), every=config.sample_every),
+        cbs.SampleGrid(run_dir, noise, every=config.sample_every),
         cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every),
         history_cb,
+        checkpoints.TrainingState(run_dir),
     ]
-    fit_kwargs: dict[str, Any] = {}
-    if config.steps_per_epoch is not None:
-        dataset = dataset.repeat()
-        fit_kwargs["steps_per_epoch"] = config.steps_per_epoch
-    try:
-        gan.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose, shuffle=False,
-                **fit_kwargs)
-    except BaseException as exc:
-        runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    cbs.save_models(gan, run_dir)
+    if config.metrics_every > 0:  # FID/KID into history.csv every metrics_every epochs (gan_kit.metrics)
+        from .metrics import metrics_callback
+
+        own.insert(own.index(history_cb), metrics_callback(config))
+    fit_kwargs: dict[str, Any] = {"initial_epoch": start_epoch}
+    if steps is not None:
+        fit_kwargs["steps_per_epoch"] = steps
+    if start_epoch < config.epochs:
+        try:
+            gan.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
+                    shuffle=False, **fit_kwargs)
+        except BaseException as exc:
+            runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}",
+                              epoch=len(history_cb.history.get("epoch", [])) or start_epoch)
+            raise
+    epochs_done = int(max(history_cb.history.get("epoch", [start_epoch]) or [start_epoch]))
+    if guard.diverged is not None:
+        runs.write_status(run_dir, "diverged", **guard.diverged)
+    else:
+        cbs.save_models(gan, run_dir)
+        runs.write_status(run_dir, "finished", epochs=epochs_done)
     frames = runs.sample_paths(run_dir)
     if frames:
         from .plotting import save_gif
 
         save_gif(frames, run_dir / runs.GIF_FILE)
-    runs.write_status(run_dir, "finished", epochs=len(history_cb.history.get("epoch", [])))
     return Run(
         path=run_dir,
         config=config,
@@ -390,6 +466,7 @@ def train(
         generator=gan.sampler,
         discriminator=gan.discriminator,
         gan=gan,
+        status=runs.read_status(run_dir)["state"],
     )
 
 
@@ -401,4 +478,14 @@ def load_generator(run_dir: str | os.PathLike) -> keras.Model:
     return keras.models.load_model(path, safe_mode=True, compile=False)
 
 
-__all__ = ["GAN", "Run", "build_gan", "fixed_noise", "load_generator", "make_dataset", "make_optimizer", "train"]
+__all__ = [
+    "GAN",
+    "ResumeError",
+    "Run",
+    "build_gan",
+    "fixed_noise",
+    "load_generator",
+    "make_dataset",
+    "make_optimizer",
+    "train",
+]

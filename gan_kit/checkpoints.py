@@ -1,0 +1,111 @@
+"""The full training state of a run, written after every epoch, so a killed run can be resumed exactly.
+
+Layout inside the run folder::
+
+    checkpoints/state.json             {"epoch": k, "weights": "epoch_000k.weights.h5", "seeds": [...]}
+    checkpoints/epoch_000k.weights.h5  G, D (and EMA) weights and both optimizers' variables
+    checkpoints/fixed_noise.npy        the latent batch behind every sample grid
+
+The weights file is written first under a new name and ``state.json`` is switched to it
+atomically afterwards, so a kill at any moment leaves a complete, consistent previous state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from . import runs
+
+STATE_FILE = "state.json"
+NOISE_FILE = "fixed_noise.npy"
+KEEP = 2  # weight files kept: the current one and the one before
+
+
+def _dir(run_dir: str | os.PathLike) -> Path:
+    return Path(run_dir) / runs.CHECKPOINT_DIR
+
+
+def _seed_states(gan) -> list:
+    """The states of every random-number generator inside the model, in a stable order."""
+    return [v for v in gan.variables if "seed_generator_state" in v.path]
+
+
+def read_state(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's last complete checkpoint (``None`` when it has none yet)."""
+    path = _dir(run_dir) / STATE_FILE
+    if not path.exists():
+        return None
+    state = runs.read_json(path)
+    if not (_dir(run_dir) / state.get("weights", "")).is_file():
+        raise runs.RunFolderError(
+            f"{path} points to {state.get('weights')!r}, which is missing; the checkpoint folder was altered. "
+            "Start a new run, or restore the weights file."
+        )
+    return state
+
+
+def save(gan, run_dir: str | os.PathLike, epoch: int) -> Path:
+    """Write the state after ``epoch`` completed epochs."""
+    folder = _dir(run_dir)
+    folder.mkdir(exist_ok=True)
+    name = f"epoch_{epoch:04d}.weights.h5"
+    tmp = folder / f".{name}.tmp.weights.h5"
+    gan.save_weights(tmp)
+    os.replace(tmp, folder / name)
+    seeds = [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in _seed_states(gan)]
+    runs.write_json(folder / STATE_FILE, {"epoch": int(epoch), "weights": name, "seeds": seeds})
+    for old in sorted(folder.glob("epoch_*.weights.h5"))[:-KEEP]:
+        old.unlink(missing_ok=True)
+    return folder / name
+
+
+def restore(gan, run_dir: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Load weights, optimizer variables and random-generator states saved by :func:`save`."""
+    for optimizer, model in ((gan.g_optimizer, gan.generator), (gan.d_optimizer, gan.discriminator)):
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+    gan.load_weights(_dir(run_dir) / state["weights"])
+    variables = _seed_states(gan)
+    if len(variables) != len(state["seeds"]):
+        raise runs.RunFolderError(
+            f"The checkpoint in {_dir(run_dir)} holds {len(state['seeds'])} random-generator states but the model has "
+            f"{len(variables)}: the model code changed since the run was made. Start a new run."
+        )
+    for variable, value in zip(variables, state["seeds"]):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def fixed_noise_for(run_dir: str | os.PathLike, config) -> np.ndarray:
+    """The run's fixed latent batch: read from its checkpoint folder, or made from the config and stored there."""
+    from .training import fixed_noise
+
+    path = _dir(run_dir) / NOISE_FILE
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    noise = fixed_noise(config)
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, noise, allow_pickle=False)
+    runs.atomic_write_bytes(path, buffer.getvalue())
+    return noise
+
+
+class TrainingState(keras.callbacks.Callback):
+    """Saves the complete training state at the end of every epoch (skipped once training diverged)."""
+
+    def __init__(self, run_dir: str | os.PathLike):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if getattr(self.model, "diverged", None) is None:
+            save(self.model, self.run_dir, epoch + 1)
+
+
+__all__ = ["TrainingState", "fixed_noise_for", "read_state", "restore", "save"]
