@@ -6,12 +6,13 @@ STAMP       := $(VENV)/.installed
 PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
 CELL_TIMEOUT ?= 900
 
-.PHONY: help venv run-all test test-package test-notebooks lint clean
+.PHONY: help venv run-all test test-package lint bench clean
 
 help:
 	@echo "make run-all   run every notebook with papermill into outputs/notebooks (PROFILE=$(PROFILE))"
 	@echo "make test      pytest for the package + nbval over the notebooks (smoke profile)"
 	@echo "make lint      ruff"
+	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -32,6 +33,9 @@ test: $(STAMP)
 
 test-package: $(STAMP)
 	$(PY) -m pytest tests -q
+
+bench: $(STAMP)
+	$(PY) -m gan_kit bench
 
 lint: $(STAMP)
 	$(PY) -m ruff check gan_kit tests scripts

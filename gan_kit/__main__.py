@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_kit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, devices and the datasets available offline")
+    bench = sub.add_parser("bench", help="kit fit() vs a plain tf.function loop, GFLOP/s vs matmul")
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--steps", type=int, default=5, help="train steps per timed repetition")
+    bench.add_argument("--batch", type=int, default=128)
+    bench.add_argument("--model", action="append", choices=["story1_dcgan_32", "dcgan_28"])
+    bench.add_argument("--out", default="outputs/bench")
     for name, text in (("train", "train a GAN and write a run folder"), ("config", "print the resolved config")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--config", help="a config JSON file (e.g. a run's config.json)")
@@ -60,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 where, _ = data.locate(name, "train")
                 print(f"{name:14s} {where or 'not found offline'}")
+            return 0
+        if args.command == "bench":
+            from .bench import MODELS, run_bench
+
+            run_bench(tuple(args.model or MODELS), args.batch, args.steps, args.repeats, args.out)
             return 0
         from .training import train
 

@@ -16,6 +16,8 @@ OPTIMIZERS = ("adam", "sgd", "rmsprop")
 UPSAMPLING = ("transpose", "resize")
 EXTRACTORS = ("classifier", "inception")
 MODELS = ("gan", "vae")
+PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
+DISTRIBUTE = ("auto", "off", "mirrored")
 RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32)
@@ -92,7 +94,10 @@ class Config:
     metrics_every: int = 0
     metrics_extractor: str = "classifier"
     metrics_samples: int = 1000
-    jit_compile: bool = False
+    jit_compile: bool | None = None
+    steps_per_execution: int | None = None
+    mixed_precision: str = "auto"
+    distribute: str = "auto"
     deterministic: bool = False
     notes: str = ""
 
@@ -187,6 +192,7 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
     "g_steps": (1, 100),
 }
 _OPTIONAL_INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "steps_per_execution": (1, 10_000),
     "max_examples": (1, None),
     "steps_per_epoch": (1, None),
 }
@@ -207,7 +213,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "feature_matching": (0.0, 1000.0, True),
     "beta": (0.0, 1000.0, True),
 }
-_BOOLS = ("refine", "jit_compile", "spectral_norm", "minibatch_std", "deterministic")
+_BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic")
 _STRINGS = ("name", "output_dir", "notes")
 
 
@@ -257,9 +263,12 @@ def _validate(cfg: Config) -> None:
     if cfg.loss not in LOSS_NAMES:
         _fail("loss", cfg.loss, f"one of {list(LOSS_NAMES)}")
     for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING),
-                          ("metrics_extractor", EXTRACTORS), ("model", MODELS), ("recon_loss", RECON_LOSSES)):
+                          ("metrics_extractor", EXTRACTORS), ("model", MODELS), ("recon_loss", RECON_LOSSES),
+                          ("mixed_precision", PRECISIONS), ("distribute", DISTRIBUTE)):
         if getattr(cfg, name) not in allowed:
             _fail(name, getattr(cfg, name), f"one of {list(allowed)}")
+    if cfg.jit_compile is not None and not isinstance(cfg.jit_compile, bool):
+        _fail("jit_compile", cfg.jit_compile, "true, false, or null to let the kit choose per device")
     if cfg.gradient_penalty is not None:
         gp = cfg.gradient_penalty
         if isinstance(gp, bool) or not isinstance(gp, (int, float)) or gp != gp or gp < 0 or gp > 1000:

@@ -64,4 +64,96 @@ def describe() -> dict[str, Any]:
     }
 
 
-__all__ = ["describe", "gpu_available", "is_apple_silicon"]
+# XLA on this kit's reference CPU (2 cores, TF 2.21) is measured by `python -m gan_kit bench`;
+# see README "Performance". The default below follows that measurement.
+CPU_XLA_DEFAULT = False
+CUDA_MIN_COMPUTE_FOR_FP16 = (7, 0)
+
+
+def _compute_capability(gpu_name: str) -> tuple[int, int] | None:
+    tf = _tf()
+    try:
+        for device in tf.config.list_physical_devices("GPU"):
+            if device.name == gpu_name:
+                details = tf.config.experimental.get_device_details(device)
+                cc = details.get("compute_capability")
+                return tuple(cc) if cc else None
+    except Exception:
+        return None
+    return None
+
+
+def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fast path for a config on this machine: XLA, steps per execution, precision, distribution, with reasons.
+
+    Values set in the config win; ``None`` / ``"auto"`` fields are chosen per device.
+    """
+    info = info or describe()
+    reasons: dict[str, str] = {}
+    gpus, metal = info["gpus"], info["metal"]
+
+    if config.jit_compile is not None:
+        jit, reasons["jit_compile"] = bool(config.jit_compile), "set in the config"
+        if jit and metal:
+            jit, reasons["jit_compile"] = False, "XLA is not available through tensorflow-metal; turned off"
+    elif metal:
+        jit, reasons["jit_compile"] = False, "XLA is not available through tensorflow-metal"
+    elif gpus:
+        jit, reasons["jit_compile"] = True, "XLA fuses the conv/BN/activation kernels on CUDA"
+    else:
+        jit = CPU_XLA_DEFAULT
+        reasons["jit_compile"] = (
+            "XLA was measured faster on the reference CPU" if jit else
+            "XLA was measured slower than TensorFlow's oneDNN kernels on the reference CPU (python -m gan_kit bench)"
+        )
+
+    if config.steps_per_execution is not None:
+        spe, reasons["steps_per_execution"] = int(config.steps_per_execution), "set in the config"
+    elif gpus:
+        spe, reasons["steps_per_execution"] = 8, "several steps per call hide Python overhead behind fast GPU steps"
+    else:
+        spe, reasons["steps_per_execution"] = 1, "a CPU step takes long enough that per-step overhead is negligible"
+    if config.steps_per_epoch is not None:
+        spe = max(1, min(spe, config.steps_per_epoch))
+
+    if config.mixed_precision != "auto":
+        precision, reasons["mixed_precision"] = (
+            "float32" if config.mixed_precision == "off" else config.mixed_precision), "set in the config"
+    elif gpus and not metal:
+        cc = _compute_capability(gpus[0])
+        if cc is None or cc >= CUDA_MIN_COMPUTE_FOR_FP16:
+            precision = "mixed_float16"
+            reasons["mixed_precision"] = "CUDA GPU with tensor cores: float16 compute, float32 weights and losses"
+        else:
+            precision, reasons["mixed_precision"] = "float32", f"GPU compute capability {cc} has no fast float16"
+    elif metal:
+        precision = "float32"
+        reasons["mixed_precision"] = "not measured to help with tensorflow-metal; set mixed_float16 to try"
+    else:
+        precision, reasons["mixed_precision"] = "float32", "CPUs emulate float16, which is slower"
+
+    if config.distribute == "off" or (config.distribute == "auto" and len(gpus) < 2):
+        strategy = "default"
+        reasons["distribute"] = "one device" if config.distribute == "auto" else "set in the config"
+    else:
+        strategy = "mirrored"
+        reasons["distribute"] = f"MirroredStrategy over {max(len(gpus), 1)} GPU(s)"
+    return {
+        "device": info["device"],
+        "jit_compile": jit,
+        "steps_per_execution": spe,
+        "mixed_precision": precision,
+        "distribute": strategy,
+        "reasons": reasons,
+    }
+
+
+def make_strategy(runtime: dict[str, Any], devices: list[str] | None = None):
+    """The ``tf.distribute`` strategy a runtime choice names (the default strategy for one device)."""
+    tf = _tf()
+    if runtime["distribute"] == "mirrored":
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+__all__ = ["choose_runtime", "describe", "gpu_available", "is_apple_silicon", "make_strategy"]

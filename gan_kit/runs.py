@@ -28,6 +28,7 @@ GENERATOR_FILE = "generator.keras"
 EMA_GENERATOR_FILE = "generator_ema.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
 CHECKPOINT_DIR = "checkpoints"
+RUNTIME_FILE = "runtime.json"
 
 
 class RunFolderError(OSError):

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import callbacks as cbs
-from . import runs
+from . import devices, runs
 from .config import Config
 from .losses import feature_matching_loss, get_losses, gradient_penalty
 
@@ -175,6 +175,15 @@ class GAN(keras.Model):
         noise = keras.random.normal(tf.shape(images), seed=self.seed_generator, dtype=images.dtype)
         return images + std * noise
 
+    @staticmethod
+    def _for_gradients(optimizer, loss: tf.Tensor) -> tf.Tensor:
+        """The loss to differentiate: divided by the replica count (gradients are summed across replicas,
+        so the update matches one device on the global batch) and scaled for mixed precision."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if replicas > 1:
+            loss = loss / tf.cast(replicas, loss.dtype)
+        return optimizer.scale_loss(loss)
+
     def _labels(self, batch) -> tuple[tf.Tensor, tf.Tensor]:
         real = tf.fill([batch], tf.constant(self.real_label, tf.float32))
         fake = tf.zeros([batch], tf.float32)
@@ -202,7 +211,8 @@ class GAN(keras.Model):
                 gp = gradient_penalty(lambda x: self.discriminator(x, training=True), real_in, fake_in, alpha)
                 d_loss += self.gp_weight * gp
                 out["gp"] = gp
-        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+            scaled = self._for_gradients(self.d_optimizer, d_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
         out.update(
             d_loss=d_loss,
@@ -224,7 +234,8 @@ class GAN(keras.Model):
                                            self._features(fake, training=True))
                 g_loss += self.feature_matching * fm
                 out["fm"] = fm
-        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+            scaled = self._for_gradients(self.g_optimizer, g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
         if self.ema_generator is not None:
             for avg, w in zip(self.ema_generator.weights, self.generator.weights):
@@ -305,15 +316,38 @@ def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset,
     )
 
 
-def build_gan(config: Config) -> GAN:
-    """A compiled ``GAN`` with the config's models, Adam optimizers, loss and smoothing."""
+def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
+    """A compiled ``GAN`` with the config's models, optimizers, loss and tricks, on the chosen fast path.
+
+    Args:
+        config: the experiment.
+        runtime: the choice of ``gan_kit.devices.choose_runtime`` (made here when None): XLA,
+            steps per execution, and mixed precision (float16/bfloat16 compute with float32
+            weights, logits and losses; float16 adds dynamic loss scaling to both optimizers).
+    """
+    from .devices import choose_runtime
     from .models import build_models
 
-    generator, discriminator = build_models(config)
-    gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, ema=config.ema, name="gan")
+    runtime = runtime or choose_runtime(config)
+    precision = runtime["mixed_precision"]
+    previous = keras.config.dtype_policy()
+    if precision != "float32":
+        keras.config.set_dtype_policy(precision)
+    try:
+        generator, discriminator = build_models(config)
+        gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, ema=config.ema, name="gan")
+    finally:
+        keras.config.set_dtype_policy(previous)
+    optimizers = [
+        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+    ]
+    if precision == "mixed_float16":
+        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
+    gan.runtime = runtime
     gan.compile(
-        g_optimizer=make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-        d_optimizer=make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+        g_optimizer=optimizers[0],
+        d_optimizer=optimizers[1],
         loss=config.loss,
         label_smoothing=config.label_smoothing,
         label_noise=config.label_noise,
@@ -322,7 +356,8 @@ def build_gan(config: Config) -> GAN:
         n_critic=config.n_critic,
         g_steps=config.g_steps,
         feature_matching=config.feature_matching,
-        jit_compile=config.jit_compile,
+        jit_compile=runtime["jit_compile"],
+        steps_per_execution=runtime["steps_per_execution"],
     )
     return gan
 
@@ -416,11 +451,16 @@ def train(
         config.to_json(run_dir / runs.CONFIG_FILE)
     runs.write_status(run_dir, "running", epoch=start_epoch)
 
-    gan = build_gan(config)
+    runtime = devices.choose_runtime(config)
+    runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
+    strategy = devices.make_strategy(runtime)
+    with strategy.scope():
+        gan = build_gan(config, runtime)
+        if state is not None:
+            checkpoints.restore(gan, run_dir, state)
     noise = checkpoints.fixed_noise_for(run_dir, config)
     history: dict[str, list[float]] = {}
     if state is not None:
-        checkpoints.restore(gan, run_dir, state)
         history = runs.truncate_history(run_dir, start_epoch)
     guard = cbs.DivergenceGuard()
     history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS, history=history)
