@@ -6,13 +6,14 @@ STAMP       := $(VENV)/.installed
 PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
 CELL_TIMEOUT ?= 900
 
-.PHONY: help venv run-all test test-package lint bench clean
+.PHONY: help venv run-all test test-package lint bench handouts clean
 
 help:
 	@echo "make run-all   run every notebook with papermill into outputs/notebooks (PROFILE=$(PROFILE))"
 	@echo "make test      pytest for the package + nbval over the notebooks (smoke profile)"
 	@echo "make lint      ruff"
 	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
+	@echo "make handouts  student notebooks with exercises stubbed (outputs/handouts)"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -42,3 +43,6 @@ lint: $(STAMP)
 
 clean:
 	rm -rf outputs/runs outputs/notebooks outputs/cache
+
+handouts: $(STAMP)
+	$(PY) -m gan_kit handouts

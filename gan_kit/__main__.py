@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gan_kit", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, devices and the datasets available offline")
+    handouts = sub.add_parser("handouts", help="student notebooks with the exercises stubbed")
+    handouts.add_argument("--notebooks", default="notebooks")
+    handouts.add_argument("--out", default="outputs/handouts")
     bench = sub.add_parser("bench", help="kit fit() vs a plain tf.function loop, GFLOP/s vs matmul")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--steps", type=int, default=5, help="train steps per timed repetition")
@@ -66,6 +69,12 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 where, _ = data.locate(name, "train")
                 print(f"{name:14s} {where or 'not found offline'}")
+            return 0
+        if args.command == "handouts":
+            from .handouts import build_handouts
+
+            written = build_handouts(args.notebooks, args.out)
+            print(f"{len(written)} handout(s) in {args.out}")
             return 0
         if args.command == "bench":
             from .bench import MODELS, run_bench
