@@ -118,8 +118,11 @@ class SampleGrid(keras.callbacks.Callback):
         self._generator = generator
 
     def _save(self, epoch: int) -> None:
-        generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
-        images = generator(self.noise, training=False)
+        if self._generator is None and hasattr(self.model, "grid_images"):
+            images = self.model.grid_images(self.noise)  # e.g. a conditional GAN: one row per class
+        else:
+            generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
+            images = generator(self.noise, training=False)
         images = keras.ops.convert_to_numpy(images)
         ncols = int(math.ceil(math.sqrt(len(self.noise))))
         plotting.save_image_grid(images, self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch:04d}.png", ncols)

@@ -18,6 +18,7 @@ EXTRACTORS = ("classifier", "inception")
 MODELS = ("gan", "vae")
 PRECISIONS = ("auto", "off", "mixed_float16", "mixed_bfloat16")
 DISTRIBUTE = ("auto", "off", "mirrored")
+CONDITIONING = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32)
@@ -85,6 +86,9 @@ class Config:
     feature_matching: float = 0.0
     beta: float = 1.0
     recon_loss: str = "bce"
+    conditional: bool = False
+    conditioning: str = "projection"
+    num_classes: int | None = None
     seed: int = 0
     profile: str = "full"
     output_dir: str = "outputs/runs"
@@ -193,6 +197,7 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
 }
 _OPTIONAL_INT_RANGES: dict[str, tuple[int, int | None]] = {
     "steps_per_execution": (1, 10_000),
+    "num_classes": (2, 1000),
     "max_examples": (1, None),
     "steps_per_epoch": (1, None),
 }
@@ -213,7 +218,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "feature_matching": (0.0, 1000.0, True),
     "beta": (0.0, 1000.0, True),
 }
-_BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic")
+_BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic", "conditional")
 _STRINGS = ("name", "output_dir", "notes")
 
 
@@ -264,7 +269,8 @@ def _validate(cfg: Config) -> None:
         _fail("loss", cfg.loss, f"one of {list(LOSS_NAMES)}")
     for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING),
                           ("metrics_extractor", EXTRACTORS), ("model", MODELS), ("recon_loss", RECON_LOSSES),
-                          ("mixed_precision", PRECISIONS), ("distribute", DISTRIBUTE)):
+                          ("mixed_precision", PRECISIONS), ("distribute", DISTRIBUTE),
+                          ("conditioning", CONDITIONING)):
         if getattr(cfg, name) not in allowed:
             _fail(name, getattr(cfg, name), f"one of {list(allowed)}")
     if cfg.jit_compile is not None and not isinstance(cfg.jit_compile, bool):

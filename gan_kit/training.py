@@ -286,11 +286,11 @@ def fixed_noise(config: Config) -> np.ndarray:
     return rng.standard_normal((config.grid_size**2, config.latent_dim)).astype(np.float32)
 
 
-def load_training_arrays(config: Config) -> np.ndarray:
-    """The config's training images as uint8 N x H x W x C (resized / converted as configured)."""
+def load_training_arrays(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The config's training images as uint8 N x H x W x C (resized / converted as configured) and labels."""
     from . import data
 
-    x, _, _ = data.load_arrays(
+    x, y, _ = data.load_arrays(
         config.dataset,
         "train",
         path=config.data_path,
@@ -298,7 +298,7 @@ def load_training_arrays(config: Config) -> np.ndarray:
         channels=config.channels,
         max_examples=config.max_examples,
     )
-    return x
+    return x, y
 
 
 def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset, int]:
@@ -306,8 +306,11 @@ def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset,
     steps per epoch."""
     from . import data
 
+    x, y = load_training_arrays(config)
     return data.epoch_dataset(
-        load_training_arrays(config),
+        x,
+        y,
+        with_labels=config.conditional,
         batch_size=config.batch_size,
         seed=config.seed,
         start_epoch=start_epoch,
@@ -329,6 +332,10 @@ def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
     from .models import build_models
 
     runtime = runtime or choose_runtime(config)
+    if config.conditional:
+        from .conditional import build_conditional_gan
+
+        return build_conditional_gan(config, runtime)
     precision = runtime["mixed_precision"]
     previous = keras.config.dtype_policy()
     if precision != "float32":
