@@ -201,6 +201,7 @@ def save_models(gan, run_dir: str | os.PathLike) -> None:
 
 
 __all__ = [
+    "DiagnosticsCallback",
     "DivergenceGuard",
     "EpochTimer",
     "HistoryWriter",
@@ -208,6 +209,8 @@ __all__ = [
     "MetricsCallback",
     "ModelCheckpoints",
     "SampleGrid",
+    "TensorBoardLogger",
+    "WandbLogger",
     "instance_noise_std",
     "save_models",
 ]
@@ -269,3 +272,335 @@ class MetricsCallback(keras.callbacks.Callback):
                                                 *metrics.feature_statistics(fake))
         logs["kid"], _ = metrics.kid_from_features(self.reference.features, fake, subsets=self.kid_subsets,
                                                    subset_size=1000, seed=self.seed)
+
+
+class DiagnosticsCallback(keras.callbacks.Callback):
+    """Runs ``gan_kit.diagnostics``' training-health checks after every epoch and keeps the findings.
+
+    Each finding (D overpowering G, mode collapse, divergence, a loss jump, stagnation,
+    oscillation) is printed with its explanation and suggested fix the first time it fires,
+    and every episode of it is stored in ``<run>/diagnostics.json`` (atomic rewrite after
+    each epoch; read it back with ``diagnostics.summarize``). Every ``every`` epochs it
+    generates ``samples`` images from its own fixed noise and records their diversity
+    (mean pairwise distance, in pixels or in ``extractor``'s feature space) against real
+    images', and how far they moved since the last measurement. It adds nothing to the
+    epoch logs, so ``history.csv`` keeps its columns. Place it after ``DivergenceGuard``,
+    whose record it reports when training stops on a NaN/Inf. A problem while sampling
+    turns the sample checks off with a message; it never stops training.
+
+    Example:
+        >>> gan.fit(data, epochs=20, callbacks=[DivergenceGuard(), DiagnosticsCallback(run_dir, real=data)])
+
+    Args:
+        run_dir: the run folder.
+        real: real images in [-1, 1] (an array, or a ``tf.data.Dataset`` of batches or
+            ``(images, labels)`` pairs), of which the first ``samples`` are the reference;
+            None turns the diversity comparison off.
+        samples: images generated (and real images kept) per measurement (>= 2).
+        every: cadence of the sample measurements in epochs (>= 1).
+        seed: seed of the fixed noise.
+        extractor: an optional ``gan_kit.metrics.FeatureExtractor``: diversity in its feature
+            space, plus the number of classes covered among the samples.
+        verbose: print findings when they first fire.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, real=None, samples: int = 64, every: int = 1, seed: int = 0,
+                 extractor=None, verbose: bool = True):
+        super().__init__()
+        if samples < 2 or every < 1:
+            raise ValueError(f"DiagnosticsCallback needs samples >= 2 and every >= 1. Received: samples={samples}, "
+                             f"every={every}.")
+        self.run_dir = Path(run_dir)
+        self.real = real
+        self.samples = int(samples)
+        self.every = int(every)
+        self.seed = int(seed)
+        self.extractor = extractor
+        self.verbose = bool(verbose)
+        self.findings: list = []
+
+    # ------------------------------------------------------------ setup
+    def on_train_begin(self, logs=None):
+        from . import diagnostics
+
+        self._history = runs.load_history(self.run_dir)
+        done = len(self._history.get("epoch", []))
+        previous = diagnostics.read(self.run_dir)
+        self.findings = [f for f in diagnostics.summarize(self.run_dir) if f.epoch <= done]
+        self._printed = {f.code for f in self.findings}
+        self._active = set(previous.get("active", [])) if previous.get("epoch") == done else set()
+        self._recorded_divergence = False
+        self._sampling = True
+        self.series = {"epoch": [], "diversity": [], "sample_change": [], "real_diversity": None}
+        old = previous.get("series") or {}
+        keep = sum(1 for e in old.get("epoch", []) if e <= done)
+        for key in ("epoch", "diversity", "sample_change", "classes_covered"):
+            if key in old:
+                self.series[key] = list(old[key])[:keep]
+        try:
+            latent_dim = int(getattr(self.model, "latent_dim", 0) or self.model.generator.input_shape[-1])
+            rng = np.random.default_rng(self.seed + 2_000_003)
+            self._noise = rng.standard_normal((self.samples, latent_dim)).astype(np.float32)
+            self._previous = self._generate()
+            if self.real is not None:
+                real = _first_images(self.real, self.samples)
+                self.series["real_diversity"] = diagnostics.sample_diversity(self._features(real)[0])
+                if self.extractor is not None:
+                    self._real_probs = self._features(real)[1]
+                    self.series["num_classes"] = int(self.extractor.num_classes)
+                    self.series.setdefault("classes_covered", [])
+        except Exception as exc:  # diagnostics must never stop a training run
+            self._sampling = False
+            print(f"gan_kit: diagnostics cannot sample this model ({type(exc).__name__}: {exc}); "
+                  "the mode-collapse and frozen-sample checks are off for this run.")
+
+    def _generate(self) -> np.ndarray:
+        generator = getattr(self.model, "sampler", None) or self.model.generator  # conditional: cycles classes
+        images = generator(self._noise, training=False)
+        return np.asarray(keras.ops.convert_to_numpy(images), np.float32)
+
+    def _features(self, images: np.ndarray):
+        if self.extractor is None:
+            return images, None
+        return self.extractor.features_and_probabilities(images)
+
+    # ------------------------------------------------------------ per epoch
+    def _measure(self, epoch: int) -> None:
+        from . import diagnostics
+
+        images = self._generate()
+        features, probs = self._features(images)
+        self.series["epoch"].append(epoch)
+        self.series["diversity"].append(diagnostics.sample_diversity(features))
+        self.series["sample_change"].append(diagnostics.sample_change(self._previous, images))
+        self._previous = images
+        if probs is not None and getattr(self, "_real_probs", None) is not None:
+            from .metrics import mode_coverage
+
+            coverage = mode_coverage(probs, self._real_probs, self.extractor.num_classes)
+            self.series["classes_covered"].append(coverage["classes_covered"])
+
+    def on_epoch_end(self, epoch, logs=None):
+        from . import diagnostics
+
+        if _diverged(self.model):
+            self._record_divergence()
+            return
+        self._history.setdefault("epoch", [])
+        done = len(self._history["epoch"])
+        for key in logs or {}:
+            if key not in self._history:
+                self._history[key] = [math.nan] * done
+        self._history["epoch"].append(epoch + 1)
+        for key, values in self._history.items():
+            if key != "epoch":
+                values.append(float((logs or {}).get(key, math.nan)))
+        if self._sampling and (epoch + 1) % self.every == 0:
+            try:
+                self._measure(epoch + 1)
+            except Exception as exc:
+                self._sampling = False
+                print(f"gan_kit: diagnostics stopped sampling ({type(exc).__name__}: {exc}).")
+        now = diagnostics.check_all(self._history, self.series if self._sampling else None,
+                                    loss=getattr(self.model, "loss_name", None))
+        for finding in now:
+            if finding.code not in self._active:
+                self._add(finding)
+        self._active = {f.code for f in now}
+        self._write(epoch + 1)
+
+    def _add(self, finding) -> None:
+        self.findings.append(finding)
+        if self.verbose and finding.code not in self._printed and finding.code != "divergence":
+            print(f"gan_kit diagnostics: {finding}")  # DivergenceGuard has already printed a divergence
+        self._printed.add(finding.code)
+
+    def _record_divergence(self) -> None:
+        from . import diagnostics
+
+        if self._recorded_divergence:
+            return
+        guard = getattr(self.model, "diverged", None)
+        finding = diagnostics.check_divergence(self._history, guard)
+        if finding is not None:
+            self._add(finding)
+            self._active.add(finding.code)
+        self._recorded_divergence = True
+        self._write(len(self._history.get("epoch", [])))
+
+    def _write(self, epoch: int) -> None:
+        from . import diagnostics
+
+        diagnostics.write(self.run_dir, self.findings, self.series, active=sorted(self._active), epoch=epoch)
+
+    def on_train_end(self, logs=None):
+        if _diverged(self.model):
+            self._record_divergence()
+
+
+def _first_images(source, n: int) -> np.ndarray:
+    """The first ``n`` images of an array or of a dataset of batches (``(images, labels)`` pairs allowed)."""
+    if isinstance(source, np.ndarray) or not hasattr(source, "take"):
+        return np.asarray(source, np.float32)[:n]
+    chunks, count = [], 0
+    for batch in source:
+        images = batch[0] if isinstance(batch, (tuple, list)) else batch
+        images = np.asarray(keras.ops.convert_to_numpy(images), np.float32)
+        chunks.append(images)
+        count += len(images)
+        if count >= n:
+            break
+    if not chunks:
+        raise ValueError("the real-image dataset is empty")
+    return np.concatenate(chunks)[:n]
+
+
+TENSORBOARD_DIR = "tensorboard"
+
+
+def _summary_metadata(plugin: str):
+    """Metadata marking a summary for TensorBoard's ``scalars`` or ``images`` dashboard (plugin data version 0)."""
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = plugin
+    metadata.plugin_data.content = b""
+    return metadata
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Writes each epoch's logs as TensorBoard scalars and each saved fixed-noise grid as an image.
+
+    Events go to ``<run>/tensorboard/``, so ``tensorboard --logdir outputs/runs`` shows and
+    compares every run, sample grids included. The step is the 1-based epoch, as in
+    ``history.csv`` (the grid before training is step 0). Every numeric log key becomes a
+    scalar with the same name; the grid ``SampleGrid`` saved for an epoch becomes the image
+    ``samples``, so place this callback after ``SampleGrid`` (and after callbacks that add
+    keys to the logs). It writes through TensorFlow's own summary writer with the scalar and
+    image plugins' metadata, so it needs no ``tensorboard`` package (TensorFlow 2.21 no
+    longer installs it; ``pip install tensorboard`` for the viewer).
+
+    Example:
+        >>> gan.fit(data, epochs=10, callbacks=[SampleGrid(run_dir, noise, every=1), TensorBoardLogger(run_dir)])
+
+    Args:
+        run_dir: the run folder.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.log_dir = self.run_dir / TENSORBOARD_DIR
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        fresh = not any(self.log_dir.glob("events.out.tfevents*"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        if fresh:
+            self._image(0)
+
+    def _image(self, epoch: int) -> None:
+        import struct
+
+        import tensorflow as tf
+
+        path = self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch:04d}.png"
+        if not path.exists():
+            return
+        png = path.read_bytes()
+        width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+        with self._writer.as_default():
+            tf.summary.write("samples", tf.constant([str(width).encode(), str(height).encode(), png]), step=epoch,
+                             metadata=_summary_metadata("images"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self._writer is None:
+            return
+        with self._writer.as_default():
+            for key, value in sorted((logs or {}).items()):
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    continue
+                tf.summary.write(key, tf.constant(number, tf.float32), step=epoch + 1,
+                                 metadata=_summary_metadata("scalars"))
+        if not _diverged(self.model):
+            self._image(epoch + 1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class WandbLogger(keras.callbacks.Callback):
+    """Optional Weights & Biases logging: each epoch's logs and the fixed-noise grid, per run.
+
+    ``wandb`` is not a dependency of the kit: when it cannot be imported this callback
+    prints one line and does nothing. It runs in W&B's **offline** mode unless
+    ``$WANDB_MODE`` (or ``mode``) says otherwise, writing under ``<run>/wandb/``; upload
+    later with ``wandb sync``. The W&B run's id and name are the run folder's name, so a
+    resumed run continues the same W&B run. A W&B error turns logging off with a message;
+    it never stops training.
+
+    Args:
+        run_dir: the run folder.
+        config: values recorded as the W&B run's config (e.g. ``Config.to_dict()``).
+        project: the W&B project.
+        mode: ``"offline"``, ``"online"`` or ``"disabled"`` (default: ``$WANDB_MODE``, else offline).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, config: dict | None = None, project: str = "gan-kit",
+                 mode: str | None = None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.config = dict(config or {})
+        self.project = project
+        self.mode = mode
+        self._run = None
+        self._wandb = None
+
+    def on_train_begin(self, logs=None):
+        import importlib
+
+        try:
+            self._wandb = importlib.import_module("wandb")
+        except ImportError:
+            print("gan_kit: wandb is not installed, so W&B logging is skipped (pip install wandb to turn it on).")
+            return
+        mode = self.mode or os.environ.get("WANDB_MODE") or "offline"
+        try:
+            self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=self.run_dir.name,
+                                         dir=str(self.run_dir), mode=mode, config=self.config, resume="allow")
+        except Exception as exc:
+            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
+            self._run = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._run is None:
+            return
+        data = {}
+        for key, value in (logs or {}).items():
+            try:
+                data[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        grid = self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch + 1:04d}.png"
+        if grid.exists() and not _diverged(self.model):
+            data["samples"] = self._wandb.Image(str(grid), caption=f"epoch {epoch + 1}")
+        try:
+            self._run.log(data, step=epoch + 1)
+        except Exception as exc:
+            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
+            self._run = None
+
+    def on_train_end(self, logs=None):
+        if self._run is not None:
+            self._run.finish()
+            self._run = None

@@ -165,3 +165,119 @@ def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:
 
 
 __all__ = ["MinibatchStdDev", "build_discriminator", "build_generator", "build_models"]
+
+
+# ------------------------------------------------------------------ conditional variants (notebook 08)
+CONDITIONINGS = ("projection", "acgan")
+
+
+def build_conditional_generator(
+    num_classes: int,
+    latent_dim: int = 100,
+    image_shape: tuple[int, int, int] = (32, 32, 3),
+    width: int = 64,
+    refine: bool = True,
+    upsample: str = "transpose",
+    name: str = "generator",
+) -> keras.Model:
+    """Class-conditional DCGAN generator (Mirza & Osindero 2014): z joined with the one-hot label.
+
+    Inputs ``z`` (batch, latent_dim) and ``label`` (batch,) integers. The label becomes a
+    one-hot vector (layer ``label_one_hot``), is concatenated to z (layer ``joined``), and
+    ``build_generator``'s Sequential blocks (layer ``generator_body``, latent size
+    ``latent_dim + num_classes``) map the joined vector to an image. The body's first Dense
+    layer multiplies the one-hot part by its own weights, so each class gets a learned
+    embedding added to the projection of z: one-hot concatenation and an ``Embedding``
+    layer are the same model here. Mixing two one-hot codes mixes the two class embeddings
+    (``ConditionalGAN.interpolate_classes``).
+
+    Args:
+        num_classes: number of classes (labels 0 .. num_classes - 1).
+        latent_dim, image_shape, width, refine, upsample: as in ``build_generator``.
+        name: Keras model name.
+
+    Returns:
+        A functional ``keras.Model`` mapping ``[z, label]`` to images in [-1, 1].
+    """
+    _check_shape(image_shape)
+    if int(num_classes) < 2:
+        raise ValueError(f"A conditional generator needs num_classes >= 2. Received: num_classes={num_classes}.")
+    num_classes = int(num_classes)
+    z = keras.Input(shape=(latent_dim,), name="z")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+    joined = layers.Concatenate(name="joined")([z, one_hot])
+    body = build_generator(latent_dim + num_classes, image_shape, width, refine, upsample, name="generator_body")
+    return keras.Model([z, label], body(joined), name=name)
+
+
+def build_conditional_discriminator(
+    num_classes: int,
+    image_shape: tuple[int, int, int] = (32, 32, 3),
+    width: int = 64,
+    dropout: float = 0.3,
+    spectral_norm: bool = False,
+    minibatch_std: bool = False,
+    conditioning: str = "projection",
+    name: str = "discriminator",
+) -> keras.Model:
+    """Class-conditional discriminator from ``build_discriminator``'s conv blocks.
+
+    The blocks up to the flattened features phi(x) form the nested Sequential
+    ``discriminator_body``. On top of it:
+
+    - ``conditioning="projection"`` (Miyato & Koyama 2018): inputs ``[image, label]``,
+      ``logit = psi(phi(x)) + <embed(y), phi(x)>`` with psi a Dense layer (``logit``) and
+      embed(y) a learned vector per class (``class_embedding``, a bias-free Dense on the
+      one-hot label, spectrally normalised with the rest when ``spectral_norm``);
+    - ``conditioning="acgan"`` (Odena et al. 2017): input ``image`` only, outputs
+      ``[logit, class_logits]``: the real/fake logit and an auxiliary classifier's
+      ``num_classes`` logits (layer ``class_logits``).
+
+    Args:
+        num_classes: number of classes.
+        image_shape, width, dropout, spectral_norm, minibatch_std: as in ``build_discriminator``.
+        conditioning: ``"projection"`` or ``"acgan"``.
+        name: Keras model name.
+
+    Returns:
+        A functional ``keras.Model``; logits are float32 of shape (batch, 1) (and (batch, num_classes)).
+    """
+    if conditioning not in CONDITIONINGS:
+        raise ValueError(f"conditioning must be one of {list(CONDITIONINGS)}. Received: conditioning={conditioning!r}.")
+    if int(num_classes) < 2:
+        raise ValueError(f"A conditional discriminator needs num_classes >= 2. Received: num_classes={num_classes}.")
+    num_classes = int(num_classes)
+    body = build_discriminator(image_shape, width, dropout, spectral_norm, minibatch_std, name="discriminator_body")
+    body.pop()  # drop the logit layer: the body ends at the flattened features phi(x)
+    feature_dim = int(body.outputs[0].shape[-1])
+
+    def wrap(layer: layers.Layer) -> layers.Layer:
+        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
+
+    image = keras.Input(shape=tuple(image_shape), name="image")
+    features = body(image)
+    logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
+    if conditioning == "acgan":
+        class_logits = wrap(layers.Dense(num_classes, dtype="float32", name="class_logits"))(features)
+        return keras.Model(image, [logit, class_logits], name=name)
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
+    embedded = wrap(layers.Dense(feature_dim, use_bias=False, dtype="float32", name="class_embedding"))(one_hot)
+    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
+    logit = layers.Add(dtype="float32", name="projected_logit")([logit, projection])
+    return keras.Model([image, label], logit, name=name)
+
+
+def build_conditional_models(config: Config, num_classes: int) -> tuple[keras.Model, keras.Model]:
+    """Conditional generator and discriminator as the config describes them (``config.conditioning``)."""
+    generator = build_conditional_generator(num_classes, config.latent_dim, config.image_shape, config.g_width,
+                                            config.refine, config.upsample)
+    discriminator = build_conditional_discriminator(
+        num_classes, config.image_shape, config.d_width, config.d_dropout, config.spectral_norm,
+        config.minibatch_std, config.conditioning,
+    )
+    return generator, discriminator
+
+
+__all__ += ["build_conditional_discriminator", "build_conditional_generator", "build_conditional_models"]

@@ -190,3 +190,298 @@ __all__ = [
     "show_images",
     "show_samples",
 ]
+
+
+# ------------------------------------------------------------------ class-conditional GANs (notebook 08)
+def show_class_grid(images: np.ndarray, class_names: Sequence[str], title: str | None = None, size: float = 0.6):
+    """A grid with one row per class (``ConditionalGAN.grid_images``), each row labelled with its class name.
+
+    Args:
+        images: (rows * cols, H, W, C) images in [-1, 1] or uint8, row-major, ``rows = len(class_names)``.
+        class_names: one name per row.
+        title: optional figure title.
+        size: inches per grid cell.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    arr = _to_uint8(images)
+    rows = len(class_names)
+    if rows == 0 or len(arr) % rows:
+        raise ValueError(f"{len(arr)} images do not make {rows} equal rows (one per class name).")
+    cols = len(arr) // rows
+    pad = 2
+    grid = image_grid(arr, cols, pad)
+    h = arr.shape[1]
+    fig, ax = plt.subplots(figsize=(size * cols + 1.5, size * rows + (0.4 if title else 0.1)))
+    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+    ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(rows)])
+    ax.set_yticklabels([str(n) for n in class_names])
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _per_class_rows(source) -> list[dict]:
+    if isinstance(source, (str, os.PathLike)):
+        from .conditional import read_per_class  # a run folder's metrics_per_class.json
+
+        return read_per_class(source)
+    return [dict(r) for r in source]
+
+
+def plot_per_class(tables: Mapping[str, Sequence[Mapping] | str | os.PathLike], title: str | None = None):
+    """Per-class accuracy, class share and intra-class FID of several models, as grouped bars.
+
+    Args:
+        tables: label -> a per-class table (``gan_kit.conditional.per_class_metrics``) or a run
+            folder holding ``metrics_per_class.json``. Models without accuracies (unconditional)
+            are left out of the accuracy panel.
+        title: optional figure title.
+
+    Returns:
+        The matplotlib Figure with three panels: accuracy on the requested class (dashed: chance),
+        share of the samples the classifier puts in each class (dashed: uniform), intra-class FID.
+    """
+    data = {label: _per_class_rows(rows) for label, rows in tables.items()}
+    if not data:
+        raise ValueError("plot_per_class needs at least one table.")
+    first = next(iter(data.values()))
+    names = [r["name"] for r in first]
+    k = len(names)
+    x = np.arange(k)
+    width = 0.8 / len(data)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
+    panels = (("accuracy", "Accuracy on the requested class", "fraction"),
+              ("share", "Share of the samples per class", "fraction"),
+              ("fid", "Intra-class FID (lower is better)", "FID"))
+    for ax, (key, panel_title, ylabel) in zip(axes, panels):
+        for i, (label, rows) in enumerate(data.items()):
+            values = [r.get(key) for r in rows]
+            if all(v is None for v in values):
+                continue
+            ax.bar(x + (i - (len(data) - 1) / 2) * width, [np.nan if v is None else v for v in values], width,
+                   label=label)
+        if key in ("accuracy", "share"):
+            ax.axhline(1.0 / k, ls="--", color="gray", lw=1, label=f"1/{k}")
+            ax.set_ylim(0, 1.02 if key == "accuracy" else None)
+        ax.set(title=panel_title, ylabel=ylabel)
+        ax.set_xticks(x)
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_per_class", "show_class_grid"]
+
+
+# ------------------------------------------------------------------ VAEs and the GAN vs VAE lab (notebook 05)
+def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write a figure as PNG atomically."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return runs.atomic_write_bytes(path, buffer.getvalue())
+
+
+def save_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, path: str | os.PathLike,
+                         scale: int = 2) -> Path:
+    """One PNG: the originals in the top row, their reconstructions in the row below (atomically).
+
+    Args:
+        originals: (n, H, W, C) images in [-1, 1] or uint8.
+        reconstructions: the same number of images, same shape.
+        path: the PNG to write.
+        scale: enlargement factor.
+    """
+    a, b = _to_uint8(originals), _to_uint8(reconstructions)
+    if a.shape != b.shape:
+        raise ValueError(f"originals {a.shape} and reconstructions {b.shape} must have the same shape.")
+    return save_image_grid(np.concatenate([a, b]), path, ncols=len(a), scale=scale)
+
+
+def save_interpolations(rows: Sequence[np.ndarray], path: str | os.PathLike, scale: int = 2) -> Path:
+    """One PNG with one interpolation per row (each row a sequence of images of equal length), atomically."""
+    arrays = [_to_uint8(r) for r in rows]
+    if not arrays or len({len(r) for r in arrays}) != 1:
+        raise ValueError(f"save_interpolations needs rows of equal length. Received lengths "
+                         f"{[len(r) for r in arrays]}.")
+    return save_image_grid(np.concatenate(arrays), path, ncols=len(arrays[0]), scale=scale)
+
+
+def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None,
+                        save_to: str | os.PathLike | None = None, title: str | None = None):
+    """Scatter of 2-D latent codes coloured by class (a VAE with latent_dim=2).
+
+    Args:
+        codes: (n, 2) encodings (e.g. posterior means of test images).
+        labels: (n,) integer classes.
+        class_names: names for the legend (index = class).
+        save_to: optional PNG path.
+        title: optional title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    codes, labels = np.asarray(codes), np.asarray(labels).reshape(-1)
+    if codes.ndim != 2 or codes.shape[1] != 2 or len(codes) != len(labels):
+        raise ValueError(f"plot_latent_scatter needs (n, 2) codes and n labels. Received {codes.shape} and "
+                         f"{labels.shape}.")
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    cmap = plt.get_cmap("tab10" if len(np.unique(labels)) <= 10 else "tab20")
+    for i, c in enumerate(np.unique(labels)):
+        mask = labels == c
+        name = class_names[int(c)] if class_names is not None and int(c) < len(class_names) else str(c)
+        ax.scatter(codes[mask, 0], codes[mask, 1], s=6, alpha=0.6, color=cmap(i % cmap.N), label=name)
+    ax.set(xlabel="z[0]", ylabel="z[1]", title=title or "latent codes by class")
+    ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    if save_to is not None:
+        _save_figure(fig, save_to)
+    return fig
+
+
+def show_image_file(path: str | os.PathLike, title: str | None = None, size: float = 8.0):
+    """A matplotlib figure of a saved PNG (a run's reconstructions, interpolations, grids)."""
+    from PIL import Image
+
+    img = np.asarray(Image.open(path))
+    fig, ax = plt.subplots(figsize=(size, size * img.shape[0] / img.shape[1]))
+    ax.imshow(img, cmap="gray" if img.ndim == 2 else None)
+    ax.axis("off")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_run_curves(histories: Mapping[str, Mapping[str, Sequence[float]] | str | os.PathLike],
+                    keys: Sequence[str], titles: Sequence[str] | None = None,
+                    styles: Mapping[str, Mapping] | None = None, save_to: str | os.PathLike | None = None,
+                    title: str | None = None):
+    """One panel per history column, one line per run: compare losses across configurations.
+
+    Args:
+        histories: label -> history dict or run folder.
+        keys: history columns, one panel each (e.g. ``("g_loss", "d_loss")`` or
+            ``("loss", "recon_loss", "kl_loss")``). A run without a column is left out of its panel.
+        titles: panel titles (default: the keys).
+        styles: label -> matplotlib line keywords (``color``, ``ls``, ...).
+        save_to: optional PNG path.
+        title: optional figure title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if not histories or not keys:
+        raise ValueError("plot_run_curves needs at least one history and one key.")
+    data = {label: _history(h) for label, h in histories.items()}
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 3.8), squeeze=False)
+    for ax, key, panel in zip(axes[0], keys, titles or keys):
+        for label, h in data.items():
+            if key in h:
+                epochs = h.get("epoch") or list(range(1, len(h[key]) + 1))
+                ax.plot(epochs, h[key], marker="o", ms=3, label=label, **dict((styles or {}).get(label, {})))
+        ax.set(title=panel, xlabel="epoch")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    if save_to is not None:
+        _save_figure(fig, save_to)
+    return fig
+
+
+def plot_metric_bars(values: Mapping[str, float | None], metric: str = "FID",
+                     colors: Mapping[str, str] | None = None, save_to: str | os.PathLike | None = None,
+                     title: str | None = None):
+    """A bar per configuration; a missing value (None or NaN) gets no bar and the words "not computed".
+
+    Args:
+        values: label -> metric value.
+        metric: axis label.
+        colors: label -> bar colour.
+        save_to: optional PNG path.
+        title: optional title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    labels = list(values)
+    nums = [np.nan if values[k] is None else float(values[k]) for k in labels]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.7 * len(labels) + 2), 3.8))
+    x = np.arange(len(labels))
+    ax.bar(x, nums, color=[(colors or {}).get(k, "tab:blue") for k in labels])
+    finite = [v for v in nums if np.isfinite(v)]
+    top = max(finite) if finite else 1.0
+    for i, v in enumerate(nums):
+        if np.isfinite(v):
+            ax.text(i, v, f"{v:.4g}", ha="center", va="bottom", fontsize=7)
+        else:
+            ax.text(i, 0.02 * top, "not computed", ha="center", va="bottom", rotation=90, fontsize=7)
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=8)
+    ax.set(ylabel=metric, title=title or f"{metric} by configuration")
+    fig.tight_layout()
+    if save_to is not None:
+        _save_figure(fig, save_to)
+    return fig
+
+
+def plot_family_comparison(rows: Sequence[Mapping], metric: str = "FID", save_to: str | os.PathLike | None = None,
+                           title: str | None = None):
+    """GAN runs against VAE runs: one panel per dataset, one dot per run, the best of each family marked.
+
+    Args:
+        rows: dicts with ``dataset``, ``family`` (``"GAN"`` or ``"VAE"``), ``label`` and ``value``
+            (None or NaN: left out and counted as not computed in the panel title).
+        metric: axis label (lower is better for FID and KID).
+        save_to: optional PNG path.
+        title: optional figure title.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    if not datasets:
+        raise ValueError("plot_family_comparison needs at least one row.")
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.0 * len(datasets), 4.0), squeeze=False)
+    families = ("GAN", "VAE")
+    for ax, ds in zip(axes[0], datasets):
+        missing = 0
+        for j, family in enumerate(families):
+            pts = [(r["label"], r["value"]) for r in rows if r["dataset"] == ds and r["family"] == family]
+            ok = [(k, float(v)) for k, v in pts if v is not None and np.isfinite(float(v))]
+            missing += len(pts) - len(ok)
+            offsets = np.linspace(-0.15, 0.15, len(ok)) if len(ok) > 1 else [0.0]
+            for (label, v), dx in zip(ok, offsets):
+                ax.scatter(j + dx, v, color="tab:orange" if family == "GAN" else "tab:purple", s=25)
+                ax.annotate(label, (j + dx, v), fontsize=6, xytext=(4, 0), textcoords="offset points")
+            if ok:
+                best = min(v for _, v in ok)
+                ax.hlines(best, j - 0.3, j + 0.3, colors="gray", linestyles="--", lw=1)
+        ax.set_xticks(range(len(families)))
+        ax.set_xticklabels(families)
+        ax.set_xlim(-0.6, len(families) - 0.4)
+        note = f" ({missing} not computed)" if missing else ""
+        ax.set(ylabel=metric, title=f"{ds}{note}")
+    fig.suptitle(title or f"GAN vs VAE: {metric} per run (dashed: best of each family)")
+    fig.tight_layout()
+    if save_to is not None:
+        _save_figure(fig, save_to)
+    return fig
+
+
+__all__ += ["plot_family_comparison", "plot_latent_scatter", "plot_metric_bars", "plot_run_curves",
+            "save_interpolations", "save_reconstructions", "show_image_file"]

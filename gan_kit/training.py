@@ -432,7 +432,10 @@ def train(
         ConfigError, DatasetNotFoundError, DatasetError, RunFolderError, ResumeError: before any training.
     """
     from . import checkpoints
+    from .vae import is_vae_run, train_vae
 
+    if is_vae_run(config, resume):  # config.model == "vae": its own loop in gan_kit.vae
+        return train_vae(config, resume=resume, callbacks=callbacks, verbose=verbose, dataset=dataset)
     if resume is not None:
         run_dir = Path(resume)
         if not (run_dir / runs.CONFIG_FILE).is_file():
@@ -484,6 +487,12 @@ def train(
         from .metrics import metrics_callback
 
         own.insert(own.index(history_cb), metrics_callback(config))
+    if config.diagnostics:  # training-health checks -> diagnostics.json (gan_kit.diagnostics)
+        own.append(cbs.DiagnosticsCallback(run_dir, real=dataset, seed=config.seed))
+    if config.tensorboard:  # scalars and sample grids under <run>/tensorboard/
+        own.append(cbs.TensorBoardLogger(run_dir))
+    if config.wandb:  # optional; skipped with a note when wandb is not installed
+        own.append(cbs.WandbLogger(run_dir, config.to_dict()))
     fit_kwargs: dict[str, Any] = {"initial_epoch": start_epoch}
     if steps is not None:
         fit_kwargs["steps_per_epoch"] = steps

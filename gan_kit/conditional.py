@@ -1,0 +1,735 @@
+"""Class-conditional GANs: generate the class you ask for (notebook 08).
+
+``ConditionalGAN`` subclasses the kit's ``GAN``, so every stabilization switch, the
+trackers, the EMA copy, loss scaling and ``fit()`` work unchanged; its step reads
+``(images, labels)`` batches (``make_dataset`` yields them when ``config.conditional``):
+
+- the generator (``models.build_conditional_generator``) takes ``[z, label]``: the
+  one-hot label joined to the noise, then the DCGAN blocks;
+- ``conditioning="projection"`` (Miyato & Koyama 2018): D takes ``[image, label]`` and
+  its logit is ``psi(phi(x)) + <embed(y), phi(x)>``; generated images in D's step get
+  the real batch's labels, so D judges image and label together;
+- ``conditioning="acgan"`` (Odena et al. 2017): D takes the image only and also
+  classifies it; its loss adds the cross-entropy of the real images' labels, and G's
+  adds the cross-entropy of the labels it was asked for, both weighted by ``class_weight``.
+
+``gan_kit.train(config)`` with ``conditional=True`` builds one through
+``build_conditional_gan`` (``build_gan`` dispatches here). Sampling by class:
+``grid_images`` (one row per class, fixed noise per column; ``SampleGrid`` saves it),
+``sample(n, labels)`` and ``interpolate_classes``. Per-class metrics are layered like
+``gan_kit.metrics``: ``per_class_table`` (float64 maths on features), ``per_class_metrics``
+(a generator and an extractor) and ``evaluate_per_class`` (a run folder; writes
+``metrics_per_class.json``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from . import runs
+from .config import Config
+from .losses import feature_matching_loss, gradient_penalty
+from .training import GAN, make_optimizer
+
+PER_CLASS_FILE = "metrics_per_class.json"
+CONDITIONINGS = ("projection", "acgan")
+
+
+@keras.saving.register_keras_serializable(package="gan_kit")
+class CycleLabels(layers.Layer):
+    """Labels 0, 1, ..., num_classes - 1, 0, 1, ... for the rows of a noise batch (int32, shape (batch,)).
+
+    Lets a noise-only caller (``Run.sample``, ``MetricsCallback``) sample a conditional
+    generator with every class equally often (row i gets class i mod num_classes).
+    """
+
+    def __init__(self, num_classes: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_classes) < 1:
+            raise ValueError(f"CycleLabels needs num_classes >= 1. Received: num_classes={num_classes}.")
+        self.num_classes = int(num_classes)
+
+    def call(self, z):
+        n = keras.ops.shape(z)[0]
+        return keras.ops.mod(keras.ops.arange(n, dtype="int32"), self.num_classes)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],)
+
+    def compute_output_spec(self, z):
+        return keras.KerasTensor((z.shape[0],), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
+def balanced_sampler(generator: keras.Model, num_classes: int | None = None) -> keras.Model:
+    """A noise-only view of a conditional generator: row i of a batch is generated as class i mod K.
+
+    Args:
+        generator: a model from ``models.build_conditional_generator`` (inputs ``[z, label]``).
+        num_classes: K (read from the generator's ``label_one_hot`` layer when None).
+
+    Returns:
+        A ``keras.Model`` mapping (batch, latent_dim) noise to images, sharing the generator's weights.
+    """
+    k = int(num_classes or _generator_classes(generator))
+    z = keras.Input(shape=(int(generator.inputs[0].shape[-1]),), name="z")
+    labels = CycleLabels(k, name="cycle_labels")(z)
+    return keras.Model(z, generator([z, labels]), name=f"{generator.name}_balanced")
+
+
+def _generator_classes(generator: keras.Model) -> int:
+    try:
+        return int(generator.get_layer("label_one_hot").num_tokens)
+    except ValueError:
+        raise ValueError(f"{generator.name!r} is not a conditional generator (no layer 'label_one_hot'); "
+                         "build it with gan_kit.models.build_conditional_generator.") from None
+
+
+def is_conditional_generator(generator: Any) -> bool:
+    """Whether ``generator`` takes ``[z, label]`` (a conditional generator) rather than noise alone."""
+    return isinstance(generator, keras.Model) and len(generator.inputs) == 2
+
+
+class ConditionalGAN(GAN):
+    """A class-conditional GAN trained by ``fit()`` on ``(images, labels)`` batches.
+
+    Each ``train_step`` makes ``n_critic`` D updates and ``g_steps`` G updates, as ``GAN``
+    does; the generated images of a step carry the real batch's labels (so they follow the
+    data's class mix). Besides ``GAN``'s logs it reports, with ``acgan``, ``d_class_loss``
+    (D's cross-entropy on real labels), ``d_class_acc`` (D's accuracy on them) and
+    ``g_class_loss`` (the cross-entropy of D's class for generated images against the
+    requested label); ``d_loss`` and ``g_loss`` include these terms times ``class_weight``.
+
+    Example:
+        >>> g, d = models.build_conditional_models(config, num_classes=10)
+        >>> gan = ConditionalGAN(g, d, latent_dim=100, num_classes=10, conditioning="projection")
+        >>> gan.compile(keras.optimizers.Adam(2e-4, 0.5), keras.optimizers.Adam(2e-4, 0.5))
+        >>> gan.fit(labelled_dataset, epochs=5)
+
+    Args:
+        generator: maps ``[z, label]`` to images in [-1, 1] (``models.build_conditional_generator``).
+        discriminator: ``[image, label] -> logit`` for projection, ``image -> [logit, class_logits]``
+            for acgan (``models.build_conditional_discriminator``).
+        latent_dim: size of the noise vector.
+        num_classes: number of classes.
+        conditioning: ``"projection"`` or ``"acgan"``.
+        class_weight: weight of the auxiliary classification losses (acgan).
+        class_names: optional names of the classes, for tables and plots.
+        seed, ema: as in ``GAN``.
+
+    Raises:
+        ValueError: for an unknown conditioning, fewer than 2 classes, or models of the wrong kind.
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        num_classes: int,
+        conditioning: str = "projection",
+        class_weight: float = 1.0,
+        class_names: list[str] | None = None,
+        seed: int = 0,
+        ema: float = 0.0,
+        **kwargs,
+    ):
+        if conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {list(CONDITIONINGS)}. "
+                             f"Received: conditioning={conditioning!r}.")
+        if isinstance(num_classes, bool) or int(num_classes) < 2:
+            raise ValueError(f"A conditional GAN needs num_classes >= 2. Received: num_classes={num_classes}.")
+        if not 0.0 <= float(class_weight) <= 1000.0:
+            raise ValueError(f"class_weight must be in [0, 1000]. Received: class_weight={class_weight}.")
+        if len(generator.inputs) != 2:
+            raise ValueError(f"The generator must take [z, label]; {generator.name!r} has {len(generator.inputs)} "
+                             "input(s). Build it with gan_kit.models.build_conditional_generator.")
+        expected = (2, 1) if conditioning == "projection" else (1, 2)
+        got = (len(discriminator.inputs), len(discriminator.outputs))
+        if got != expected:
+            raise ValueError(f"A {conditioning!r} discriminator has (inputs, outputs) = {expected}; "
+                             f"{discriminator.name!r} has {got}. Build it with "
+                             f"gan_kit.models.build_conditional_discriminator(..., conditioning={conditioning!r}).")
+        super().__init__(generator, discriminator, latent_dim, seed=seed, ema=ema, **kwargs)
+        self.num_classes = int(num_classes)
+        self.conditioning = conditioning
+        self.class_weight = float(class_weight)
+        names = [str(n) for n in (class_names or [])]
+        self.class_names = tuple(names[: self.num_classes] + [str(i) for i in range(len(names), self.num_classes)])
+        self.d_class_tracker = keras.metrics.Mean(name="d_class_loss")
+        self.d_class_acc_tracker = keras.metrics.Mean(name="d_class_acc")
+        self.g_class_tracker = keras.metrics.Mean(name="g_class_loss")
+
+    # ------------------------------------------------------------------ setup
+    def compile(self, g_optimizer, d_optimizer, *args, feature_matching: float = 0.0, **kwargs) -> None:
+        """As ``GAN.compile``; feature matching compares D's ``discriminator_body`` features."""
+        super().compile(g_optimizer, d_optimizer, *args, feature_matching=0.0, **kwargs)
+        if not 0.0 <= float(feature_matching) <= 1000.0:
+            raise ValueError(f"feature_matching must be in [0.0, 1000.0]. "
+                             f"Received: feature_matching={feature_matching}.")
+        self.feature_matching = float(feature_matching)
+        if self.feature_matching > 0:
+            try:
+                self._features = self.discriminator.get_layer("discriminator_body")
+            except ValueError:
+                raise ValueError("Feature matching needs D's nested 'discriminator_body' "
+                                 "(gan_kit.models.build_conditional_discriminator).") from None
+
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        tracked = super().metrics
+        if getattr(self, "conditioning", None) == "acgan":
+            tracked += [self.d_class_tracker, self.d_class_acc_tracker, self.g_class_tracker]
+        return tracked
+
+    @property
+    def conditional_sampler(self) -> keras.Model:
+        """The ``[z, label]`` generator used for samples: the EMA copy when ``ema`` is on, else G."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    @property
+    def sampler(self) -> keras.Model:
+        """A noise-only view of ``conditional_sampler`` asking for classes 0, 1, ..., K-1 in turn.
+
+        Code written for unconditional GANs (``Run.sample``, ``MetricsCallback``) calls
+        ``sampler(z)`` and so gets a class-balanced mix. Use ``sample`` to choose classes.
+        """
+        return balanced_sampler(self.conditional_sampler, self.num_classes)
+
+    def call(self, inputs, training: bool = False):
+        """Generated images for ``[z, labels]`` (or for noise alone, classes cycling)."""
+        if isinstance(inputs, (list, tuple)):
+            return self.generator(list(inputs), training=training)
+        z = inputs
+        labels = tf.math.floormod(tf.range(tf.shape(z)[0], dtype=tf.int32), self.num_classes)
+        return self.generator([z, labels], training=training)
+
+    # ------------------------------------------------------------------ the step
+    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor, training: bool = True):
+        """D's real/fake logits and (acgan) class logits; projection D reads the labels."""
+        if self.conditioning == "projection":
+            return self.discriminator([images, labels], training=training), None
+        logits, class_logits = self.discriminator(images, training=training)
+        return logits, class_logits
+
+    @staticmethod
+    def _class_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=tf.cast(class_logits, tf.float32)))
+
+    def discriminator_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of D on a real batch and a generated batch with the same labels."""
+        batch = tf.shape(real)[0]
+        fake = self.generator([self.sample_noise(batch), labels], training=True)
+        real_in, fake_in = self._noisy(real), self._noisy(tf.cast(fake, real.dtype))
+        real_labels, fake_labels = self._labels(batch)
+        out = {}
+        with tf.GradientTape() as tape:
+            real_logits, real_classes = self._discriminate(real_in, labels)
+            fake_logits, _ = self._discriminate(fake_in, labels)
+            d_loss = self.d_loss_fn(real_logits, fake_logits, real_labels, fake_labels)
+            if self.gp_weight > 0:
+                alpha = keras.random.uniform([batch], seed=self.seed_generator)
+                gp = gradient_penalty(lambda x: self._discriminate(x, labels)[0], real_in, fake_in, alpha)
+                d_loss += self.gp_weight * gp
+                out["gp"] = gp
+            if real_classes is not None:
+                d_class = self._class_loss(labels, real_classes)
+                d_loss += self.class_weight * d_class
+                out["d_class_loss"] = d_class
+                hits = tf.equal(tf.argmax(real_classes, axis=-1, output_type=tf.int32), labels)
+                out["d_class_acc"] = tf.reduce_mean(tf.cast(hits, tf.float32))
+            scaled = self._for_gradients(self.d_optimizer, d_loss)
+        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        out.update(
+            d_loss=d_loss,
+            d_real_prob=tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
+            d_fake_prob=tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
+        )
+        return out
+
+    def generator_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        """One update of G on fresh noise and the batch's labels: D should call the images real (and of that class)."""
+        batch = tf.shape(real)[0]
+        z = self.sample_noise(batch)
+        out = {}
+        with tf.GradientTape() as tape:
+            fake = self._noisy(tf.cast(self.generator([z, labels], training=True), real.dtype))
+            fake_logits, fake_classes = self._discriminate(fake, labels)
+            g_loss = self.g_loss_fn(fake_logits)
+            if fake_classes is not None:
+                g_class = self._class_loss(labels, fake_classes)
+                g_loss += self.class_weight * g_class
+                out["g_class_loss"] = g_class
+            if self.feature_matching > 0:
+                fm = feature_matching_loss(self._features(self._noisy(real), training=True),
+                                           self._features(fake, training=True))
+                g_loss += self.feature_matching * fm
+                out["fm"] = fm
+            scaled = self._for_gradients(self.g_optimizer, g_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        if self.ema_generator is not None:
+            for avg, w in zip(self.ema_generator.weights, self.generator.weights):
+                avg.assign(self.ema * avg + (1.0 - self.ema) * tf.cast(w, avg.dtype))
+        out["g_loss"] = g_loss
+        return out
+
+    def train_step(self, data):
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError("ConditionalGAN trains on (images, labels) batches. Received batches without labels: "
+                             "set config conditional=True (gan_kit.train builds labelled batches) or pass a "
+                             "dataset of (images, labels).")
+        real = data[0]
+        labels = tf.cast(tf.reshape(data[1], [-1]), tf.int32)
+        for _ in range(self.n_critic):
+            d_out = self.discriminator_step(real, labels)
+        for _ in range(self.g_steps):
+            g_out = self.generator_step(real, labels)
+        self.d_loss_tracker.update_state(d_out["d_loss"])
+        self.d_real_tracker.update_state(d_out["d_real_prob"])
+        self.d_fake_tracker.update_state(d_out["d_fake_prob"])
+        self.g_loss_tracker.update_state(g_out["g_loss"])
+        if "gp" in d_out:
+            self.gp_tracker.update_state(d_out["gp"])
+        if "fm" in g_out:
+            self.fm_tracker.update_state(g_out["fm"])
+        if "d_class_loss" in d_out:
+            self.d_class_tracker.update_state(d_out["d_class_loss"])
+            self.d_class_acc_tracker.update_state(d_out["d_class_acc"])
+            self.g_class_tracker.update_state(g_out["g_class_loss"])
+        return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------------ sampling by class
+    def _check_labels(self, labels: Any, n: int) -> np.ndarray:
+        if labels is None:
+            return np.arange(n, dtype=np.int32) % self.num_classes
+        arr = np.asarray(labels)
+        if arr.ndim == 0:
+            arr = np.full(n, int(arr), dtype=np.int32)
+        arr = arr.reshape(-1)
+        if len(arr) != n or not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"labels must be one class or {n} integer classes. Received: {labels!r}.")
+        if len(arr) and (arr.min() < 0 or arr.max() >= self.num_classes):
+            raise ValueError(f"labels must be in [0, {self.num_classes - 1}]. Received: {labels!r}.")
+        return arr.astype(np.int32)
+
+    def generate(self, z: Any, labels: Any, batch_size: int = 500) -> np.ndarray:
+        """Images (numpy, in [-1, 1]) for noise ``z`` (n, latent_dim) and ``labels`` (n,) or one class."""
+        z = np.asarray(z, np.float32).reshape(-1, self.latent_dim)
+        labels = self._check_labels(labels, len(z))
+        model = self.conditional_sampler
+        parts = [keras.ops.convert_to_numpy(model([z[i : i + batch_size], labels[i : i + batch_size]],
+                                                  training=False))
+                 for i in range(0, len(z), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, *model.outputs[0].shape[1:]), np.float32)
+
+    def sample(self, n: int, labels: Any = None, seed: int = 0) -> np.ndarray:
+        """``n`` images of the requested classes from seeded noise.
+
+        Args:
+            n: number of images.
+            labels: one class for all, ``n`` classes, or None for 0, 1, ..., K-1 in turn.
+            seed: seeds the noise (the same seed and labels give the same images).
+
+        Returns:
+            float32 images (n, H, W, C) in [-1, 1].
+        """
+        z = np.random.default_rng(seed).standard_normal((int(n), self.latent_dim)).astype(np.float32)
+        return self.generate(z, labels)
+
+    def grid_images(self, noise: Any) -> np.ndarray:
+        """One row per class, one column per noise vector: the class grid ``SampleGrid`` saves.
+
+        With ``c = ceil(sqrt(len(noise)))`` columns (the grid width ``SampleGrid`` uses; ``grid_size``
+        for the kit's fixed noise batch of ``grid_size**2`` vectors), column j uses ``noise[j]`` in
+        every row and row i is class i, so a column shows one noise vector across all classes.
+
+        Returns:
+            float32 images (num_classes * c, H, W, C), row-major.
+        """
+        noise = np.asarray(noise, np.float32).reshape(-1, self.latent_dim)
+        cols = int(math.ceil(math.sqrt(len(noise))))
+        z = np.tile(noise[:cols], (self.num_classes, 1))
+        labels = np.repeat(np.arange(self.num_classes, dtype=np.int32), cols)
+        return self.generate(z, labels)
+
+    def interpolate_classes(self, z: Any, class_a: int, class_b: int, steps: int = 8) -> np.ndarray:
+        """Images along the straight line from class ``class_a``'s embedding to ``class_b``'s, at fixed noise.
+
+        The generator's input is z joined with the one-hot label, and its first layer is
+        linear in it, so mixing the one-hot codes ``(1 - t) e_a + t e_b`` mixes the two
+        learned class embeddings.
+
+        Args:
+            z: one noise vector (latent_dim,) or several (m, latent_dim).
+            class_a, class_b: the classes at t = 0 and t = 1.
+            steps: points along the line (>= 2), t evenly spaced in [0, 1].
+
+        Returns:
+            float32 images (m * steps, H, W, C): row r holds z[r] from class_a to class_b.
+        """
+        if int(steps) < 2:
+            raise ValueError(f"steps must be >= 2. Received: steps={steps}.")
+        self._check_labels([class_a, class_b], 2)
+        z = np.asarray(z, np.float32).reshape(-1, self.latent_dim)
+        t = np.linspace(0.0, 1.0, int(steps), dtype=np.float32)[:, None]
+        eye = np.eye(self.num_classes, dtype=np.float32)
+        codes = (1.0 - t) * eye[int(class_a)] + t * eye[int(class_b)]
+        joined = np.concatenate([np.repeat(z, int(steps), axis=0), np.tile(codes, (len(z), 1))], axis=1)
+        body = self.conditional_sampler.get_layer("generator_body")
+        return keras.ops.convert_to_numpy(body(joined, training=False))
+
+
+# ====================================================================== building from a config
+
+
+def dataset_classes(config: Config) -> list[str]:
+    """The class names of the config's training data (sub-folder names for an image folder).
+
+    Loads the training arrays (as ``train`` does), so set ``config.num_classes`` to skip this.
+    Labels beyond the named classes get their number as name.
+    """
+    from . import data
+
+    _, y, names = data.load_arrays(config.dataset, "train", path=config.data_path, image_size=config.image_size,
+                                   channels=config.channels, max_examples=config.max_examples)
+    names = [str(n) for n in names]
+    top = int(y.max()) + 1 if len(y) else 0
+    return names + [str(i) for i in range(len(names), top)]
+
+
+CONDITIONAL_BASE = Config(
+    name="cgan", dataset="fashion_mnist", image_size=28, channels=1, conditional=True, epochs=30,
+    g_lr=2e-4, d_lr=2e-4, sample_every=5, checkpoint_every=5,
+)
+
+
+def conditional_config(profile: str | None = None, **overrides: Any) -> Config:
+    """Notebook 08's settings: ``CONDITIONAL_BASE``, then the profile's budget, then ``overrides``.
+
+    The base is the DCGAN of notebook 02 with Adam(2e-4, beta1 0.5) for both players (Radford
+    et al.'s setting), ``conditional=True`` and Fashion-MNIST; ``full`` trains 30 epochs on the
+    whole training set. The image shape follows ``dataset`` when it is overridden.
+    """
+    from .config import for_profile
+
+    return for_profile(profile, base=CONDITIONAL_BASE, **overrides)
+
+
+def build_conditional_gan(config: Config, runtime: dict[str, Any] | None = None,
+                          class_names: list[str] | None = None) -> ConditionalGAN:
+    """A compiled ``ConditionalGAN`` as the config says (``build_gan`` calls this when ``config.conditional``).
+
+    ``config.num_classes`` wins; when it is None the number of classes comes from the data's
+    class names (``dataset_classes``).
+
+    Args:
+        config: the experiment (``conditioning``, ``num_classes`` and the usual fields).
+        runtime: ``gan_kit.devices.choose_runtime``'s choice (made here when None).
+        class_names: names of the classes (read from the data when None and not given by the config).
+
+    Raises:
+        ValueError: when the data has fewer than 2 classes.
+    """
+    from .devices import choose_runtime
+    from .models import build_conditional_models
+
+    runtime = runtime or choose_runtime(config)
+    if class_names is None and config.num_classes is None:
+        class_names = dataset_classes(config)
+    num_classes = int(config.num_classes or len(class_names or []))
+    if num_classes < 2:
+        raise ValueError(f"A conditional GAN needs at least 2 classes; {config.dataset!r} "
+                         f"({config.data_path or 'default location'}) has {num_classes}. For an image folder, put "
+                         "each class's images in its own sub-folder, or set num_classes.")
+    precision = runtime["mixed_precision"]
+    previous = keras.config.dtype_policy()
+    if precision != "float32":
+        keras.config.set_dtype_policy(precision)
+    try:
+        generator, discriminator = build_conditional_models(config, num_classes)
+        gan = ConditionalGAN(generator, discriminator, config.latent_dim, num_classes,
+                             conditioning=config.conditioning, class_names=class_names, seed=config.seed,
+                             ema=config.ema, name="conditional_gan")
+    finally:
+        keras.config.set_dtype_policy(previous)
+    optimizers = [
+        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+    ]
+    if precision == "mixed_float16":
+        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
+    gan.runtime = runtime
+    gan.compile(
+        g_optimizer=optimizers[0],
+        d_optimizer=optimizers[1],
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+        label_noise=config.label_noise,
+        label_flip=config.label_flip,
+        gp_weight=config.gp_weight,
+        n_critic=config.n_critic,
+        g_steps=config.g_steps,
+        feature_matching=config.feature_matching,
+        jit_compile=runtime["jit_compile"],
+        steps_per_execution=runtime["steps_per_execution"],
+    )
+    return gan
+
+
+# ====================================================================== per-class metrics
+
+
+def per_class_table(
+    real_features: Any,
+    real_labels: Any,
+    fake_features: Any,
+    fake_probs: Any,
+    num_classes: int,
+    requested: Any | None = None,
+    class_names: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Per-class accuracy, share and intra-class FID from precomputed features (float64 maths).
+
+    For a **conditional** generator pass ``requested`` (the class each image was asked
+    for): class c's row has ``accuracy``, the fraction of images requested as c that the
+    classifier calls c, and ``fid``, the FID between those images and the real images of
+    class c (intra-class FID, Miyato & Koyama 2018). For an **unconditional** generator
+    leave ``requested`` None: its images are grouped by the classifier's prediction, so
+    ``fid`` compares the images called c with real class c and ``accuracy`` is None.
+    Either way ``share`` is the fraction of all images the classifier calls c (the class
+    histogram). ``fid`` is None when a side has fewer than 2 images. FID is biased upwards
+    for few images: compare rows with similar ``n_fake``.
+
+    Args:
+        real_features: (n, d) features of real images.
+        real_labels: (n,) their true classes.
+        fake_features: (m, d) features of generated images.
+        fake_probs: (m, K) the classifier's probabilities for them (K >= num_classes: a classifier may
+            know more classes than the generator makes; its prediction is the argmax over all K).
+        num_classes: number of classes.
+        requested: (m,) the class each generated image was asked for, or None.
+        class_names: names for the ``name`` column (default: the class numbers).
+
+    Returns:
+        One dict per class: ``class``, ``name``, ``n_real``, ``n_fake``, ``share``, ``accuracy``, ``fid``.
+    """
+    from .metrics import fid_from_features
+
+    real = np.asarray(real_features, np.float64)
+    fake = np.asarray(fake_features, np.float64)
+    real_labels = np.asarray(real_labels).reshape(-1).astype(np.int64)
+    probs = np.asarray(fake_probs, np.float64)
+    if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_features and fake_features must be (n, d) and (m, d). "
+                         f"Received {real.shape} and {fake.shape}.")
+    if len(real_labels) != len(real) or probs.ndim != 2 or len(probs) != len(fake) or probs.shape[1] < num_classes:
+        raise ValueError(f"Expected {len(real)} real labels and probabilities of shape "
+                         f"({len(fake)}, >= {num_classes}). Received {len(real_labels)} labels and "
+                         f"probabilities of shape {probs.shape}.")
+    predicted = probs.argmax(axis=1)
+    if requested is not None:
+        requested = np.asarray(requested).reshape(-1).astype(np.int64)
+        if len(requested) != len(fake):
+            raise ValueError(f"requested must hold one class per generated image ({len(fake)}). "
+                             f"Received {len(requested)}.")
+    names = list(class_names or [])
+    rows = []
+    for c in range(int(num_classes)):
+        real_c = real[real_labels == c]
+        chosen = (requested == c) if requested is not None else (predicted == c)
+        fake_c = fake[chosen]
+        fid = fid_from_features(real_c, fake_c) if len(real_c) >= 2 and len(fake_c) >= 2 else None
+        accuracy = None
+        if requested is not None and chosen.any():
+            accuracy = float(np.mean(predicted[chosen] == c))
+        rows.append({
+            "class": c,
+            "name": str(names[c]) if c < len(names) else str(c),
+            "n_real": int(len(real_c)),
+            "n_fake": int(len(fake_c)),
+            "share": float(np.mean(predicted == c)) if len(predicted) else 0.0,
+            "accuracy": accuracy,
+            "fid": fid,
+        })
+    return rows
+
+
+def summarize_per_class(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over a per-class table: ``mean_accuracy`` (None without accuracies), ``mean_fid``, ``classes``."""
+    acc = [r["accuracy"] for r in rows if r.get("accuracy") is not None]
+    fids = [r["fid"] for r in rows if r.get("fid") is not None]
+    return {
+        "classes": len(rows),
+        "mean_accuracy": float(np.mean(acc)) if acc else None,
+        "mean_fid": float(np.mean(fids)) if fids else None,
+        "classes_with_fid": len(fids),
+    }
+
+
+def per_class_metrics(
+    generator: keras.Model,
+    extractor: Any,
+    reference: Any,
+    *,
+    num_classes: int | None = None,
+    samples_per_class: int = 500,
+    seed: int = 0,
+    class_names: list[str] | None = None,
+    batch_size: int = 250,
+    run_dir: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Per-class accuracy and intra-class FID of a generator under a ``gan_kit.metrics`` extractor.
+
+    A conditional generator (inputs ``[z, label]``) makes ``samples_per_class`` images of
+    each class; an unconditional one makes ``num_classes * samples_per_class`` images that
+    the classifier sorts into classes (see ``per_class_table``). Noise is seeded by ``seed``.
+
+    Args:
+        generator: conditional (``[z, label]``) or unconditional (``z``) Keras model.
+        extractor: a ``gan_kit.metrics.FeatureExtractor`` (``get_extractor("classifier", dataset=...)``).
+        reference: a ``gan_kit.metrics.ReferenceStats`` of real images computed with ``extractor``
+            (features and true labels), or a pair ``(real_images, real_labels)`` in [-1, 1] / uint8.
+        num_classes: number of classes (default: the conditional generator's, else the extractor's).
+        samples_per_class: generated images per class (>= 2).
+        seed: noise seed.
+        class_names: names for the table (default: the classifier's, when it has them).
+        batch_size: images per generator call.
+        run_dir: when given, the table is also written to ``<run_dir>/metrics_per_class.json``.
+
+    Returns:
+        The table: one dict per class (``per_class_table``).
+
+    Raises:
+        ValueError: for a reference from another extractor, or a class count that does not match.
+    """
+    from .metrics import ReferenceStats
+
+    if int(samples_per_class) < 2:
+        raise ValueError(f"samples_per_class must be >= 2. Received: samples_per_class={samples_per_class}.")
+    conditional = is_conditional_generator(generator)
+    k = int(num_classes or (_generator_classes(generator) if conditional else extractor.num_classes))
+    if conditional and k != _generator_classes(generator):
+        raise ValueError(f"num_classes={k} but the generator has {_generator_classes(generator)} classes.")
+    if k > extractor.num_classes:
+        raise ValueError(f"The extractor knows {extractor.num_classes} classes, fewer than the {k} asked for.")
+    if isinstance(reference, ReferenceStats):
+        if reference.meta.get("extractor") != extractor.id:
+            raise ValueError(f"The reference statistics were computed with {reference.meta.get('extractor')!r}, "
+                             f"not with {extractor.id!r}.")
+        real_f, real_y = reference.features, reference.labels
+    else:
+        images, real_y = reference
+        real_f = extractor.features(np.asarray(images))
+    if class_names is None:
+        class_names = list(getattr(extractor, "info", {}).get("class_names", [])) or None
+    n = int(samples_per_class)
+    latent_dim = int(generator.inputs[0].shape[-1])
+    rng = np.random.default_rng(seed)
+    requested = np.repeat(np.arange(k, dtype=np.int32), n) if conditional else None
+    total = k * n
+
+    def batches():
+        for start in range(0, total, batch_size):
+            m = min(batch_size, total - start)
+            z = rng.standard_normal((m, latent_dim)).astype(np.float32)
+            args = [z, requested[start : start + m]] if conditional else z
+            yield keras.ops.convert_to_numpy(generator(args, training=False)).astype(np.float32)
+
+    fake_f, fake_p = extractor.features_and_probabilities(batches())
+    rows = per_class_table(real_f, real_y, fake_f, fake_p, k, requested, class_names)
+    if run_dir is not None:
+        write_per_class(run_dir, rows, extractor=extractor.id, samples_per_class=n, seed=seed,
+                        conditional=conditional)
+    return rows
+
+
+def write_per_class(run_dir: str | os.PathLike, rows: list[dict[str, Any]], **details: Any) -> Path:
+    """Write a per-class table (with its means and ``details``) to ``<run_dir>/metrics_per_class.json`` atomically."""
+    return runs.write_json(Path(run_dir) / PER_CLASS_FILE, {**summarize_per_class(rows), **details, "table": rows})
+
+
+def read_per_class(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-class table saved in a run folder."""
+    return list(runs.read_json(Path(run_dir) / PER_CLASS_FILE)["table"])
+
+
+def evaluate_per_class(
+    run_folder: str | os.PathLike,
+    *,
+    generator: keras.Model | None = None,
+    extractor: Any = None,
+    samples_per_class: int = 500,
+    seed: int = 0,
+    split: str = "test",
+    real_samples: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+) -> list[dict[str, Any]]:
+    """Per-class metrics of a run against its dataset's real images; writes ``metrics_per_class.json``.
+
+    Works for conditional and unconditional runs alike (see ``per_class_table``). The real
+    side is ``gan_kit.metrics.reference_statistics`` of the run's dataset split (cached).
+
+    Args:
+        run_folder: a run folder made by ``gan_kit.train``.
+        generator: the model to evaluate (default: the run's ``generator.keras``; pass
+            ``run.gan.conditional_sampler`` for a conditional run's EMA copy).
+        extractor: a ``FeatureExtractor`` or its name (default: the run's ``metrics_extractor``,
+            with the run's profile, so ``smoke`` gets the barely trained classifier).
+        samples_per_class: generated images per class.
+        seed: noise seed.
+        split: the real split to compare with.
+        real_samples: real images (a class-balanced subset; None: the whole split).
+        data_dir, cache_dir: see ``gan_kit.metrics.reference_statistics``.
+
+    Returns:
+        The table (one dict per class).
+    """
+    from . import metrics
+    from .training import load_generator
+
+    run_folder = Path(run_folder)
+    config = runs.read_config(run_folder)
+    if not isinstance(extractor, metrics.FeatureExtractor):
+        extractor = metrics.get_extractor(extractor or config.metrics_extractor, dataset=config.dataset,
+                                          profile=config.profile, cache_dir=cache_dir, data_dir=data_dir)
+    reference = metrics.reference_statistics(
+        config.dataset, extractor, split=split, max_examples=real_samples, image_size=config.image_size,
+        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
+    )
+    generator = generator if generator is not None else load_generator(run_folder)
+    return per_class_metrics(generator, extractor, reference, samples_per_class=samples_per_class, seed=seed,
+                             num_classes=config.num_classes, run_dir=run_folder)
+
+
+__all__ = [
+    "CONDITIONAL_BASE",
+    "CONDITIONINGS",
+    "PER_CLASS_FILE",
+    "ConditionalGAN",
+    "CycleLabels",
+    "balanced_sampler",
+    "build_conditional_gan",
+    "conditional_config",
+    "dataset_classes",
+    "evaluate_per_class",
+    "is_conditional_generator",
+    "per_class_metrics",
+    "per_class_table",
+    "read_per_class",
+    "summarize_per_class",
+    "write_per_class",
+]

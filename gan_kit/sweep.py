@@ -1,0 +1,609 @@
+"""Grids of experiments: run every point of a hyperparameter grid, resumably, then compare the runs.
+
+``sweep(base, grid)`` turns a base ``Config`` and a grid such as
+``{"d_lr": [1e-4, 1e-3], "batch_size": [32, 64]}`` into one config per point (checked
+before anything runs), and trains each in its own run folder under
+``<output_dir>/<sweep name>/``, next to a ``sweep.json`` that records every point, its
+run folder, its state and the errors met. Calling it again with the same arguments
+finds the runs by name: finished (and diverged) runs are skipped, interrupted or failed
+runs are resumed from their last checkpoint (or started again when they have none), and
+the missing ones are trained. ``compare(runs)`` reads run folders only: a table of the
+config fields that differ, the final value of chosen history columns, ``metrics.json``
+values and the diagnostics that fired, and overlay plots of the columns.
+
+Example:
+    >>> result = sweep(for_profile("quick", dataset="fashion_mnist"), {"d_lr": [1e-4, 1e-3], "batch_size": [64, 128]})
+    >>> print(compare(result.runs).to_markdown())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from . import runs
+from .config import Config, ConfigError
+
+SWEEP_FILE = "sweep.json"
+DONE_STATES = ("finished", "diverged")
+"""Run states that count as done: a sweep does not train these again (a diverged run is a result)."""
+_IDENTITY_EXCLUDED = ("name", "output_dir")
+_DEFAULT_COLUMNS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob")
+
+
+# ----------------------------------------------------------------- grids
+def grid_points(grid: Mapping[str, Sequence[Any]], random_subset: int | None = None, seed: int = 0) -> list[dict]:
+    """The points of a grid: its cartesian product in key order (the last key varies fastest).
+
+    Args:
+        grid: field name -> list of values (each list non-empty).
+        random_subset: keep only this many points, drawn at random without replacement
+            (seeded by ``seed``) and listed in grid order; None or a number >= the grid's
+            size keeps them all.
+        seed: seed of the random subset.
+
+    Returns:
+        A list of dicts, one per point.
+
+    Raises:
+        ConfigError: for an empty grid, a value list that is not a non-empty list, or a bad ``random_subset``.
+    """
+    if not isinstance(grid, Mapping) or not grid:
+        raise ConfigError(f"A sweep grid must be a non-empty dict of field -> list of values. Received: {grid!r}.")
+    for key, values in grid.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ConfigError(f"Grid values for `{key}` must be a non-empty list. Received: {key}={values!r}.")
+    keys = list(grid)
+    points = [dict(zip(keys, combo)) for combo in itertools.product(*(list(grid[k]) for k in keys))]
+    if random_subset is not None:
+        if isinstance(random_subset, bool) or not isinstance(random_subset, int) or random_subset < 1:
+            raise ConfigError(f"random_subset must be a positive integer or None. Received: {random_subset!r}.")
+        if random_subset < len(points):
+            keep = sorted(random.Random(seed).sample(range(len(points)), random_subset))
+            points = [points[i] for i in keep]
+    return points
+
+
+def point_label(point: Mapping[str, Any]) -> str:
+    """A short readable name of a grid point: ``"d_lr=0.001, batch_size=32"``."""
+    return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in point.items())
+
+
+def _hash(value: Any, length: int = 8) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _identity(config: Config) -> dict[str, Any]:
+    return {k: v for k, v in config.to_dict().items() if k not in _IDENTITY_EXCLUDED}
+
+
+# ----------------------------------------------------------------- results
+@dataclass
+class SweepResult:
+    """What a sweep did.
+
+    Attributes:
+        folder: the sweep folder (run folders and ``sweep.json``).
+        points: the grid points, in grid order.
+        runs: the run folder of each point, in grid order (None only for a point whose
+            training failed before its folder was made).
+        skipped: run folders found already done (finished or diverged) and not trained again.
+        failed: ``point_label(point)`` -> the last error, for points that still failed after their retries.
+        statuses: the final state of each point's run, in grid order.
+    """
+
+    folder: Path
+    points: list[dict] = field(default_factory=list)
+    runs: list[Path | None] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    statuses: list[str] = field(default_factory=list)
+
+    def compare(self, columns: Sequence[str] = _DEFAULT_COLUMNS, save_to: str | os.PathLike | None = None
+                ) -> Comparison:
+        """``compare`` over this sweep's runs."""
+        return compare([r for r in self.runs if r is not None], columns, save_to)
+
+
+# ----------------------------------------------------------------- running one point
+def _train_point(config: dict[str, Any], resume: str | None, verbose: int | str, threads: int | None = None
+                 ) -> tuple[str | None, str, str | None]:
+    """Train (or resume) one point; in a child process too. Returns (run folder, state, error or None)."""
+    if threads:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+            for gpu in tf.config.list_physical_devices("GPU"):  # several processes share one GPU
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # TensorFlow already initialised in this process
+            pass
+    from .training import train
+
+    try:
+        if resume is not None:
+            run = train(None, resume=resume, verbose=verbose)
+        else:
+            run = train(Config.from_dict(config), verbose=verbose)
+        return str(run.path), run.status, None
+    except Exception as exc:  # recorded in sweep.json and retried by the parent
+        folder = resume or _find_run(Path(config["output_dir"]), config["name"])
+        return (str(folder) if folder else None), "failed", f"{type(exc).__name__}: {exc}"
+
+
+def _find_run(folder: Path, run_name: str) -> Path | None:
+    """The run folder of ``run_name`` in the sweep folder: a done one first, else the newest."""
+    if not folder.is_dir():
+        return None
+    found = []
+    for path in folder.iterdir():
+        if not (path.is_dir() and path.name.startswith(f"{run_name}-") and (path / runs.CONFIG_FILE).is_file()):
+            continue
+        try:
+            if runs.read_json(path / runs.CONFIG_FILE).get("name") != run_name:
+                continue
+        except runs.RunFolderError:
+            continue
+        found.append(path)
+    if not found:
+        return None
+    done = [p for p in found if _state(p) in DONE_STATES]
+    return max(done or found, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def _state(run_dir: Path) -> str:
+    try:
+        return str(runs.read_status(run_dir).get("state", "unknown"))
+    except runs.RunFolderError:
+        return "unknown"
+
+
+def _has_checkpoint(run_dir: Path) -> bool:
+    from . import checkpoints
+
+    try:
+        return checkpoints.read_state(run_dir) is not None
+    except runs.RunFolderError:
+        return False
+
+
+class _Point:
+    """Book-keeping of one grid point during a sweep call."""
+
+    def __init__(self, index: int, point: dict, config: Config, record: dict):
+        self.index = index
+        self.point = point
+        self.label = point_label(point)
+        self.config = config
+        self.record = record
+        self.tries = 0
+        self.path: Path | None = None
+        self.state = "pending"
+
+    def next_attempt(self, retries: int) -> tuple[str, str | None] | None:
+        """(action, resume folder) for the next training attempt, or None when the point is settled."""
+        folder = _find_run(Path(self.config.output_dir), self.config.name)
+        if folder is not None:
+            self.path = folder
+            self.state = _state(folder)
+        if folder is not None and self.state in DONE_STATES:
+            return None
+        if self.tries > retries:
+            return None
+        if folder is None:
+            return "new", None
+        previous = self.state
+        if _has_checkpoint(folder) and not self.record.get("resume_failed"):
+            self._log(action="resume", previous=previous, folder=folder.name)
+            return "resume", str(folder)
+        # Nothing worth keeping (no complete epoch) or its checkpoint cannot be resumed: start again.
+        if not _has_checkpoint(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            self._log(action="restart", previous=previous, folder=folder.name,
+                      note="the interrupted run had no complete epoch; its folder was removed")
+        else:
+            self._log(action="restart", previous=previous, folder=folder.name,
+                      note="resuming failed; a new run folder is started and the old one kept")
+        self.path = None
+        return "new", None
+
+    def finish_attempt(self, action: str, path: str | None, state: str, error: str | None) -> None:
+        self.tries += 1
+        self.path = Path(path) if path else self.path
+        self.state = state
+        entry = {"action": action, "result": state}
+        if error:
+            entry["error"] = error
+            self.record.setdefault("errors", []).append(error)
+            if action == "resume":
+                self.record["resume_failed"] = True
+        elif action == "resume":
+            self.record.pop("resume_failed", None)
+        self._log(**entry)
+
+    def _log(self, **entry: Any) -> None:
+        self.record.setdefault("attempts", []).append({"time": round(time.time(), 3), **entry})
+
+
+# ----------------------------------------------------------------- the sweep
+def sweep(
+    base: Config,
+    grid: Mapping[str, Sequence[Any]],
+    *,
+    random_subset: int | None = None,
+    seed: int = 0,
+    parallel: int = 1,
+    output_dir: str | os.PathLike | None = None,
+    name: str | None = None,
+    retries: int = 1,
+    verbose: int | str = 0,
+) -> SweepResult:
+    """Train one run per grid point (skipping those already done), with a progress bar over runs.
+
+    Every grid key must be a ``Config`` field and every point must give a valid config;
+    both are checked before anything runs. Each point's run is named
+    ``<sweep name>-<hash of its config>`` and lives in ``<output_dir>/<sweep name>/``, so a
+    second call with the same arguments finds it: a finished or diverged run is skipped;
+    an interrupted (``running``: the process was killed) or ``failed`` run is resumed from
+    its last checkpoint with ``train(None, resume=...)``, or started again when it has
+    none (its folder, holding no complete epoch, is removed); each point gets at most
+    ``1 + retries`` training attempts per call. Every attempt and error is recorded in
+    ``sweep.json`` (atomic writes).
+
+    Args:
+        base: the config every point starts from.
+        grid: field -> list of values; the cartesian product is swept.
+        random_subset: train only this many points, drawn at random (see :func:`grid_points`).
+        seed: seed of the random subset.
+        parallel: points trained at once, each in its own process (``spawn``); 1 trains
+            in this process. On a CPU, processes share the cores (each gets
+            ``cores // parallel`` threads).
+        output_dir: where the sweep folder goes (default ``base.output_dir``).
+        name: the sweep's name (default ``<base.name>-sweep-<hash of base, grid and subset>``,
+            the same for the same arguments).
+        retries: extra attempts for a point whose training raises.
+        verbose: ``fit`` verbosity of each run (0: only the progress bar over runs).
+
+    Returns:
+        A :class:`SweepResult`.
+
+    Raises:
+        ConfigError: for an unknown grid key, a key the sweep sets itself (``name``,
+            ``output_dir``), a point that is not a valid config, duplicate points, or bad arguments.
+    """
+    if not isinstance(base, Config):
+        raise TypeError(f"sweep() needs a gan_kit.Config as base. Received: {type(base).__name__}.")
+    for arg, value, low in (("parallel", parallel, 1), ("retries", retries, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"sweep() argument `{arg}` must be an integer >= {low}. Received: {arg}={value!r}.")
+    known = [f.name for f in fields(Config)]
+    unknown = [k for k in grid if k not in known] if isinstance(grid, Mapping) else []
+    if unknown:
+        raise ConfigError(f"Unknown grid key(s) {unknown}: every grid key must be a Config field. "
+                          f"Valid fields: {sorted(known)}.")
+    reserved = [k for k in grid if k in _IDENTITY_EXCLUDED] if isinstance(grid, Mapping) else []
+    if reserved:
+        raise ConfigError(f"Grid key(s) {reserved} cannot be swept: the sweep names each run and places it in the "
+                          "sweep folder itself (use `name` and `output_dir` of sweep()).")
+    points = grid_points(grid, random_subset, seed)
+    sweep_name = name or f"{base.name}-sweep-" + _hash(
+        {"base": _identity(base), "grid": {k: list(v) for k, v in grid.items()}, "random_subset": random_subset,
+         "seed": seed}, 6)
+    if not isinstance(sweep_name, str) or not sweep_name or any(c in sweep_name for c in "/\\") \
+            or sweep_name.startswith("."):
+        raise ConfigError(f"Sweep name must be a non-empty name without slashes, not starting with '.'. "
+                          f"Received: name={sweep_name!r}.")
+    folder = Path(output_dir if output_dir is not None else base.output_dir) / sweep_name
+
+    configs: list[Config] = []
+    seen: dict[str, str] = {}
+    for point in points:
+        try:
+            config = base.replace(**point)
+        except ConfigError as exc:
+            raise ConfigError(f"Sweep point {{{point_label(point)}}} is not a valid config: {exc}") from None
+        run_hash = _hash(_identity(config))
+        if run_hash in seen:
+            raise ConfigError(f"Sweep points {{{seen[run_hash]}}} and {{{point_label(point)}}} give the same config; "
+                              "remove the duplicate value from the grid.")
+        seen[run_hash] = point_label(point)
+        configs.append(config.replace(name=f"{sweep_name}-{run_hash}", output_dir=str(folder)))
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise runs.RunFolderError(f"Cannot create the sweep folder {folder} ({exc}).") from exc
+    previous = _read_sweep(folder)
+    records = {r.get("run_name"): r for r in previous.get("points", []) if isinstance(r, dict)}
+    items = []
+    for i, (point, config) in enumerate(zip(points, configs)):
+        record = records.get(config.name) or {}
+        record.update(label=point_label(point), point=point, run_name=config.name)
+        record.pop("resume_failed", None)
+        items.append(_Point(i, point, config, record))
+    state = {"name": sweep_name, "base": base.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
+             "random_subset": random_subset, "seed": seed, "retries": retries, "parallel": parallel}
+
+    result = SweepResult(folder=folder, points=points)
+    for item in items:  # done runs first, so the progress bar starts where the last call stopped
+        if item.next_attempt(retries) is None and item.state in DONE_STATES:
+            result.skipped.append(item.path)
+            item.record["state"] = item.state
+    _write_sweep(folder, state, items)
+
+    import keras
+
+    bar = keras.utils.Progbar(len(items), unit_name="run", stateful_metrics=["done", "skipped", "failed"])
+    progress = {"count": len(result.skipped)}
+
+    def tick() -> None:
+        done = sum(1 for it in items if it.state in DONE_STATES)
+        failed = sum(1 for it in items if it.state not in DONE_STATES and it.tries > retries)
+        bar.update(progress["count"], values=[("done", done), ("skipped", len(result.skipped)), ("failed", failed)])
+
+    tick()
+    todo = [it for it in items if it.path not in result.skipped or it.path is None]
+    todo = [it for it in todo if it.state not in DONE_STATES]
+    if parallel == 1:
+        for item in todo:
+            while (attempt := item.next_attempt(retries)) is not None:
+                action, resume = attempt
+                _write_sweep(folder, state, items)
+                item.finish_attempt(action, *_train_point(item.config.to_dict(), resume, verbose))
+                _write_sweep(folder, state, items)
+            progress["count"] += 1
+            tick()
+    else:
+        _run_parallel(todo, parallel, retries, verbose, folder, state, items, progress, tick)
+
+    for item in items:
+        item.record["state"] = item.state
+        item.record["folder"] = item.path.name if item.path else None
+        if item.state not in DONE_STATES:
+            errors = item.record.get("errors") or [f"the run ended in state {item.state!r}"]
+            result.failed[item.label] = errors[-1]
+    _write_sweep(folder, state, items)
+    result.runs = [item.path for item in items]
+    result.statuses = [item.state for item in items]
+    return result
+
+
+def _run_parallel(todo, parallel, retries, verbose, folder, state, items, progress, tick) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // parallel)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
+        running = {}
+
+        def submit(item) -> None:
+            attempt = item.next_attempt(retries)
+            if attempt is None:
+                progress["count"] += 1
+                tick()
+                return
+            action, resume = attempt
+            _write_sweep(folder, state, items)
+            future = pool.submit(_train_point, item.config.to_dict(), resume, verbose, threads)
+            running[future] = (item, action)
+
+        for item in todo:
+            submit(item)
+        while running:
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                item, action = running.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # the child process died (killed, out of memory)
+                    outcome = (str(item.path) if item.path else None, "failed", f"{type(exc).__name__}: {exc}")
+                item.finish_attempt(action, *outcome)
+                _write_sweep(folder, state, items)
+                submit(item)
+
+
+def _read_sweep(folder: Path) -> dict[str, Any]:
+    path = folder / SWEEP_FILE
+    if not path.exists():
+        return {}
+    try:
+        value = runs.read_json(path)
+    except runs.RunFolderError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_sweep(folder: Path, state: dict[str, Any], items: list[_Point]) -> None:
+    points = []
+    for item in items:
+        record = dict(item.record)
+        record.pop("resume_failed", None)
+        record["folder"] = item.path.name if item.path else record.get("folder")
+        record["state"] = item.state
+        points.append(record)
+    runs.write_json(folder / SWEEP_FILE, {**state, "updated": time.time(), "points": points})
+
+
+def read_sweep(folder: str | os.PathLike) -> dict[str, Any]:
+    """The contents of a sweep folder's ``sweep.json``.
+
+    Raises:
+        RunFolderError: when the folder has no readable ``sweep.json``.
+    """
+    return runs.read_json(Path(folder) / SWEEP_FILE)
+
+
+# ----------------------------------------------------------------- comparing runs
+@dataclass
+class Comparison:
+    """Runs side by side.
+
+    Attributes:
+        runs: the run folders, in the order given.
+        columns: the history columns compared.
+        table: one dict per run: ``run`` (folder name), ``status``, the config fields that
+            differ between the runs, the final (last finite) value of each column,
+            ``metrics.json`` values when present, and ``diagnostics`` (the codes that fired).
+        figure: a matplotlib figure with one panel per column, one line per run.
+    """
+
+    runs: list[Path]
+    columns: list[str]
+    table: list[dict[str, Any]]
+    figure: Any = None
+
+    def to_markdown(self, digits: int = 4) -> str:
+        """The table as GitHub-flavoured markdown (numbers to ``digits`` significant digits)."""
+        if not self.table:
+            return "_No runs to compare._"
+        header: list[str] = []
+        for row in self.table:
+            header.extend(k for k in row if k not in header)
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        for row in self.table:
+            lines.append("| " + " | ".join(_cell(row.get(k), digits) for k in header) + " |")
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:  # shown as a table in Jupyter
+        return self.to_markdown()
+
+
+def _cell(value: Any, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
+    return str(value).replace("|", "\\|")
+
+
+def _final(values: Sequence[float]) -> float:
+    for v in reversed(list(values)):
+        if v is not None and math.isfinite(v):
+            return float(v)
+    return math.nan
+
+
+def _expand(items: Sequence[str | os.PathLike]) -> list[Path]:
+    paths: list[Path] = []
+    for item in items:
+        if item is None:
+            continue
+        path = Path(item)
+        if (path / runs.CONFIG_FILE).is_file():
+            paths.append(path)
+        elif (path / SWEEP_FILE).is_file():  # a sweep folder: its runs, in grid order
+            for record in read_sweep(path).get("points", []):
+                if record.get("folder") and (path / record["folder"] / runs.CONFIG_FILE).is_file():
+                    paths.append(path / record["folder"])
+        else:
+            raise ValueError(
+                f"{path} is not a run folder (no {runs.CONFIG_FILE}) nor a sweep folder (no {SWEEP_FILE})."
+            )
+    return paths
+
+
+def compare(
+    runs_: Sequence[str | os.PathLike],
+    columns: Sequence[str] = _DEFAULT_COLUMNS,
+    save_to: str | os.PathLike | None = None,
+) -> Comparison:
+    """Compare run folders: a table of config differences and final values, and overlay plots.
+
+    Reads only the run folders (``config.json``, ``history.csv``, ``status.json``, and
+    ``metrics.json`` / ``diagnostics.json`` when present); never a model.
+
+    Args:
+        runs_: run folders (e.g. ``SweepResult.runs``); a sweep folder stands for its runs.
+        columns: history columns to report and plot.
+        save_to: optional PNG path for the figure (written atomically).
+
+    Returns:
+        A :class:`Comparison`.
+
+    Raises:
+        ValueError: when an item is neither a run folder nor a sweep folder, or no run is given.
+    """
+    from . import diagnostics
+
+    paths = _expand(runs_)
+    if not paths:
+        raise ValueError("compare() needs at least one run folder.")
+    configs = [runs.read_json(p / runs.CONFIG_FILE) for p in paths]
+    order = [f.name for f in fields(Config)]
+    keys = [k for k in order if k not in _IDENTITY_EXCLUDED and len({json.dumps(c.get(k), sort_keys=True)
+                                                                      for c in configs}) > 1]
+    histories = [runs.load_history(p) for p in paths]
+    table = []
+    for path, config, history in zip(paths, configs, histories):
+        row: dict[str, Any] = {"run": path.name, "status": _state(path)}
+        row.update({k: config.get(k) for k in keys})
+        row["epochs_done"] = int(_final(history.get("epoch", []))) if history.get("epoch") else 0
+        for column in columns:
+            row[column] = _final(history.get(column, []))
+        metrics_file = path / "metrics.json"
+        if metrics_file.is_file():
+            try:
+                values = runs.read_json(metrics_file)
+            except runs.RunFolderError:
+                values = {}
+            for k, v in values.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("seed", "samples", "seconds"):
+                    row[k if k not in row else f"metrics.{k}"] = v
+        row["diagnostics"] = ", ".join(dict.fromkeys(f.code for f in diagnostics.summarize(path)))
+        table.append(row)
+    labels = [", ".join(f"{k}={c.get(k)}" for k in keys) or p.name for p, c in zip(paths, configs)]
+    figure = _overlay(histories, list(columns), labels)
+    if save_to is not None:
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        runs.atomic_write_bytes(save_to, buffer.getvalue())
+    return Comparison(runs=paths, columns=list(columns), table=table, figure=figure)
+
+
+def _overlay(histories: list[dict[str, list[float]]], columns: list[str], labels: list[str]):
+    """One panel per column, one line per run (drawn with gan_kit.plotting's backend choice)."""
+    from .plotting import plt
+
+    n = max(len(columns), 1)
+    ncols = min(n, 2 if n == 4 else 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        for history, label in zip(histories, labels):
+            if column in history:
+                epochs = history.get("epoch") or list(range(1, len(history[column]) + 1))
+                ax.plot(epochs, history[column], marker="o", ms=2, label=label)
+        if column in ("d_real_prob", "d_fake_prob"):
+            ax.axhline(0.5, ls="--", color="gray", lw=1)
+        ax.set(title=column, xlabel="epoch")
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3), fontsize="small",
+                   bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(names) / 3), 1, 1))
+    else:
+        fig.tight_layout()
+    return fig
+
+
+__all__ = ["DONE_STATES", "SWEEP_FILE", "Comparison", "SweepResult", "compare", "grid_points", "point_label",
+           "read_sweep", "sweep"]
