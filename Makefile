@@ -42,7 +42,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check gan_kit tests scripts
 
 clean:
-	rm -rf outputs/runs outputs/notebooks outputs/cache
+	rm -rf outputs/runs outputs/notebooks outputs/cache outputs/lab
 
 handouts: $(STAMP)
 	$(PY) -m gan_kit handouts

@@ -477,8 +477,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
     scalar with the same name; the grid ``SampleGrid`` saved for an epoch becomes the image
     ``samples``, so place this callback after ``SampleGrid`` (and after callbacks that add
     keys to the logs). It writes through TensorFlow's own summary writer with the scalar and
-    image plugins' metadata, so it needs no ``tensorboard`` package (TensorFlow 2.21 no
-    longer installs it; ``pip install tensorboard`` for the viewer).
+    image plugins' metadata, so writing needs no ``tensorboard`` package; the viewer (and
+    the event reader ``tests/test_tracking.py`` checks the files with) is the ``tensorboard``
+    pin in requirements.txt, which TensorFlow 2.21 no longer installs by itself.
 
     Example:
         >>> gan.fit(data, epochs=10, callbacks=[SampleGrid(run_dir, noise, every=1), TensorBoardLogger(run_dir)])
@@ -539,15 +540,26 @@ class TensorBoardLogger(keras.callbacks.Callback):
             self._writer = None
 
 
+def _wandb_id(name: str) -> str:
+    """A W&B run id from a run folder's name: letters, digits, ``-``, ``_`` and ``.`` only, at most 64 characters."""
+    import hashlib
+    import re
+
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    if len(clean) > 64:
+        clean = clean[:55] + "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return clean
+
+
 class WandbLogger(keras.callbacks.Callback):
     """Optional Weights & Biases logging: each epoch's logs and the fixed-noise grid, per run.
 
     ``wandb`` is not a dependency of the kit: when it cannot be imported this callback
     prints one line and does nothing. It runs in W&B's **offline** mode unless
     ``$WANDB_MODE`` (or ``mode``) says otherwise, writing under ``<run>/wandb/``; upload
-    later with ``wandb sync``. The W&B run's id and name are the run folder's name, so a
-    resumed run continues the same W&B run. A W&B error turns logging off with a message;
-    it never stops training.
+    later with ``wandb sync``. The W&B run's name is the run folder's name and its id is
+    derived from it, so a resumed run continues the same W&B run. A W&B error turns logging
+    off with a message; it never stops training.
 
     Args:
         run_dir: the run folder.
@@ -572,11 +584,12 @@ class WandbLogger(keras.callbacks.Callback):
         try:
             self._wandb = importlib.import_module("wandb")
         except ImportError:
-            print("gan_kit: wandb is not installed, so W&B logging is skipped (pip install wandb to turn it on).")
+            print("gan_kit: wandb=True but the wandb package is not installed, so this run is not logged to "
+                  "W&B (its run folder still records everything). Turn W&B on with: pip install wandb")
             return
         mode = self.mode or os.environ.get("WANDB_MODE") or "offline"
         try:
-            self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=self.run_dir.name,
+            self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=_wandb_id(self.run_dir.name),
                                          dir=str(self.run_dir), mode=mode, config=self.config, resume="allow")
         except Exception as exc:
             print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")

@@ -260,6 +260,8 @@ def _validate(cfg: Config) -> None:
             _fail(name, value, f"a number in {bracket}{low}, {high}]")
     if cfg.d_dropout >= 1.0:
         _fail("d_dropout", cfg.d_dropout, "a dropout rate in [0, 1)")
+    if cfg.label_smoothing >= 0.5:  # GAN.compile refuses it too: the real target would meet the fake one
+        _fail("label_smoothing", cfg.label_smoothing, "a number in [0, 0.5): the real target is 1 - label_smoothing")
     for name in ("g_beta1", "d_beta1", "g_beta2", "d_beta2"):
         if getattr(cfg, name) >= 1.0:
             _fail(name, getattr(cfg, name), "an Adam beta in [0, 1)")

@@ -244,6 +244,8 @@ def kid_from_features(
         raise ValueError(f"KID needs subsets >= 1 and subset_size >= 2. Received: subsets={subsets}, "
                          f"subset_size={subset_size}.")
     m = min(int(subset_size), len(x), len(y))
+    if m == len(x) == len(y):  # every "subset" is the whole of both sets, and MMD^2 ignores their order
+        subsets = 1
     rng = np.random.default_rng(seed)
     values = np.empty(subsets)
     for i in range(subsets):

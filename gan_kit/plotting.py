@@ -485,3 +485,94 @@ def plot_family_comparison(rows: Sequence[Mapping], metric: str = "FID", save_to
 
 __all__ += ["plot_family_comparison", "plot_latent_scatter", "plot_metric_bars", "plot_run_curves",
             "save_interpolations", "save_reconstructions", "show_image_file"]
+
+
+# ------------------------------------------------------------------ one change at a time (notebook 03)
+def plot_side_by_side(histories: Mapping[str, Mapping[str, Sequence[float]] | str | os.PathLike],
+                      samples: Mapping[str, np.ndarray], coverage: Mapping[str, dict] | None = None,
+                      title: str | None = None, size: float = 3.4):
+    """Runs side by side: their losses, D's confidence, then one panel of samples per run.
+
+    Each run keeps one colour in both curve panels: G's loss solid and D's dashed in the
+    first, mean D(real) solid and D(fake) dotted (with the 0.5 line) in the second.
+    Samples are images (drawn as a grid) or 2-D points (drawn over the ring of
+    ``gan_kit.toy`` with ``plot_ring``, titled with the covered modes when ``coverage``
+    has the run).
+
+    Args:
+        histories: label -> history dict (``Run.history``, ``ToyResult.history``) or run folder.
+        samples: label -> images (N, H, W[, C]) in [-1, 1] or uint8, or points (N, 2).
+        coverage: label -> ``toy.mode_coverage_2d`` result, for point samples.
+        title: optional figure title.
+        size: inches per panel.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if not histories:
+        raise ValueError("plot_side_by_side needs at least one history.")
+    data = {label: _history(h) for label, h in histories.items()}
+    colors = {label: f"C{i % 10}" for i, label in enumerate(data)}
+    fig, axes = plt.subplots(1, 2 + len(samples), figsize=(size * (2 + len(samples)), size), squeeze=False)
+    loss_ax, conf_ax = axes[0][0], axes[0][1]
+    for label, h in data.items():
+        steps = h.get("epoch") or list(range(1, len(next(iter(h.values()), [])) + 1))
+        for key, ls, who in (("g_loss", "-", "G"), ("d_loss", "--", "D")):
+            if key in h:
+                loss_ax.plot(steps, h[key], ls=ls, marker="o", ms=2, color=colors[label], label=f"{who} {label}")
+        for key, ls, who in (("d_real_prob", "-", "D(real)"), ("d_fake_prob", ":", "D(fake)")):
+            if key in h:
+                conf_ax.plot(steps, h[key], ls=ls, marker="o", ms=2, color=colors[label], label=f"{who} {label}")
+    conf_ax.axhline(0.5, ls="--", color="gray", lw=1)
+    loss_ax.set(title="Losses (G solid, D dashed)", xlabel="epoch")
+    conf_ax.set(title="D confidence (real solid, fake dotted)", xlabel="epoch", ylim=(-0.02, 1.02))
+    for ax in (loss_ax, conf_ax):
+        ax.legend(fontsize=6)
+    for ax, (label, values) in zip(axes[0][2:], samples.items()):
+        arr = np.asarray(values)
+        if arr.ndim == 2 and arr.shape[1] == 2:
+            plot_ring(arr, (coverage or {}).get(label), title=label, ax=ax)
+        else:
+            grid = image_grid(arr)
+            ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+            ax.set_title(label)
+            ax.axis("off")
+        ax.title.set_color(colors.get(label, "black"))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["plot_side_by_side"]
+
+
+def show_image_groups(groups: Mapping[str, np.ndarray], title: str | None = None, size: float = 3.5,
+                      ncols: int | None = None):
+    """Image grids side by side, one panel per group (e.g. real vs generated), each titled with its label.
+
+    Args:
+        groups: label -> images (N, H, W[, C]) in [-1, 1] or uint8.
+        title: optional figure title.
+        size: inches per panel.
+        ncols: columns of each grid (default: about square).
+
+    Returns:
+        The matplotlib Figure.
+    """
+    if not groups:
+        raise ValueError("show_image_groups needs at least one group of images.")
+    fig, axes = plt.subplots(1, len(groups), figsize=(size * len(groups), size + (0.4 if title else 0.1)),
+                             squeeze=False)
+    for ax, (label, images) in zip(axes[0], groups.items()):
+        grid = image_grid(images, ncols)
+        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+        ax.set_title(label)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ += ["show_image_groups"]

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runs
+from . import diagnostics, runs
 from .config import Config
+from .lab import short_reason
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -238,8 +239,12 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def _direction(values: Sequence[float]) -> str:
-    """``falls``, ``rises`` or ``does not change monotonically`` over a sequence (strictly)."""
+def trend(values: Sequence[float]) -> str:
+    """``falls``, ``rises`` or ``does not change monotonically`` over a sequence (strictly, at every step).
+
+    The observations use it so that a claim like "the reconstruction loss falls with the latent
+    size" holds between every pair of neighbouring runs, not just between the two ends.
+    """
     pairs = list(zip(values, values[1:]))
     if pairs and all(b < a for a, b in pairs):
         return "falls"
@@ -307,7 +312,7 @@ def observations(data: ReportData) -> dict[str, list[str]]:
             f"batch {c.batch_size}, widths {c.g_width}/{c.d_width}): their numbers show that the code runs, "
             "not how the models compare.")
     for ds, reason in data.skipped.items():
-        general.append(f"`{ds}` was skipped: {reason.splitlines()[0] if reason else 'unavailable'}")
+        general.append(f"`{ds}` was skipped, so it has no runs: {short_reason(reason)}")
     unfinished = [r for r in data.records if r.state != "finished"]
     if unfinished:
         general.append("Not finished (left out of the observations): "
@@ -389,12 +394,12 @@ def observations(data: ReportData) -> dict[str, list[str]]:
             rows = "; ".join(f"latent {z}: recon {fmt(r)}, KL {fmt(k)}, FID {fmt(x)}" for z, _, r, k, x in vae)
             text = f"**Latent-size trade-off (VAE):** {rows}. From latent {latents[0]} to {latents[-1]}"
             if None not in recon:
-                text += f" the reconstruction loss {_direction(recon)}"
+                text += f" the reconstruction loss {trend(recon)}"
             if None not in kl:
-                text += f", the KL term {_direction(kl)}"
+                text += f", the KL term {trend(kl)}"
             if None not in fid:
-                text += f" and the FID of prior samples {_direction(fid)}"
-                rd, fd = _direction(recon) if None not in recon else "", _direction(fid)
+                text += f" and the FID of prior samples {trend(fid)}"
+                rd, fd = trend(recon) if None not in recon else "", trend(fid)
                 if rd == "falls" and fd == "rises":
                     text += ": better reconstructions came with worse samples, the trade-off in these numbers."
                 elif rd == "falls" and fd == "falls":
@@ -656,7 +661,8 @@ def build_report(
         items = []
         for ds, info in data.lab.get("datasets", {}).items():
             if info.get("status") == "skipped":
-                items.append(f"`{ds}`: **skipped** - {(info.get('reason') or '').splitlines()[0]}")
+                items.append(f"`{ds}`: **skipped** - {short_reason(info.get('reason') or '')} "
+                             "(full reason below)")
             else:
                 n = sum(1 for r in data.records if r.dataset == ds)
                 items.append(f"`{ds}`: available, {n} run(s)")
@@ -688,6 +694,13 @@ def build_report(
         doc.h(3, f"{r.label} - {r.dataset}")
         doc.p(f"Folder `{r.path}`; status {r.state}; {r.epochs} epoch(s).")
         doc.p(_metrics_line(r))
+        if (r.path / diagnostics.DIAGNOSTICS_FILE).is_file():  # training-health checks (gan_kit.diagnostics)
+            found = diagnostics.summarize(r.path)
+            if found:
+                doc.p("Training-health checks that fired:")
+                doc.ul([f"{f.title} (epoch {f.epoch}). {f.explanation} Try: {f.fix}" for f in found])
+            else:
+                doc.p("Training-health checks: none fired.")
         prefix = _slug(f"{r.dataset}-{r.label}-{r.path.name}")
         grids = runs.sample_paths(r.path)
         if grids:
@@ -725,4 +738,5 @@ __all__ = [
     "load_run",
     "observations",
     "summary_row",
+    "trend",
 ]

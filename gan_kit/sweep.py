@@ -2,12 +2,14 @@
 
 ``sweep(base, grid)`` turns a base ``Config`` and a grid such as
 ``{"d_lr": [1e-4, 1e-3], "batch_size": [32, 64]}`` into one config per point (checked
-before anything runs), and trains each in its own run folder under
+before anything runs; a key such as ``"g_beta1+d_beta1"`` sets several fields to the same
+value), and trains each in its own run folder under
 ``<output_dir>/<sweep name>/``, next to a ``sweep.json`` that records every point, its
 run folder, its state and the errors met. Calling it again with the same arguments
 finds the runs by name: finished (and diverged) runs are skipped, interrupted or failed
 runs are resumed from their last checkpoint (or started again when they have none), and
-the missing ones are trained. ``compare(runs)`` reads run folders only: a table of the
+the missing ones are trained; ``reuse=[earlier sweep folders]`` lets a point take over an
+identical finished run of another sweep (a shared baseline). ``compare(runs)`` reads run folders only: a table of the
 config fields that differ, the final value of chosen history columns, ``metrics.json``
 values and the diagnostics that fired, and overlay plots of the columns.
 
@@ -79,6 +81,15 @@ def point_label(point: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in point.items())
 
 
+def _key_fields(key: str) -> list[str]:
+    return [part.strip() for part in str(key).split("+")]
+
+
+def point_fields(point: Mapping[str, Any]) -> dict[str, Any]:
+    """The config fields a grid point sets: a key ``"g_lr+d_lr"`` gives its value to both fields."""
+    return {part: value for key, value in point.items() for part in _key_fields(key)}
+
+
 def _hash(value: Any, length: int = 8) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:length]
@@ -139,8 +150,14 @@ def _train_point(config: dict[str, Any], resume: str | None, verbose: int | str,
             run = train(Config.from_dict(config), verbose=verbose)
         return str(run.path), run.status, None
     except Exception as exc:  # recorded in sweep.json and retried by the parent
-        folder = resume or _find_run(Path(config["output_dir"]), config["name"])
-        return (str(folder) if folder else None), "failed", f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {exc}"
+        folder = Path(resume) if resume else _find_run(Path(config["output_dir"]), config["name"])
+        if folder is not None and _state(folder) == "running":  # it raised outside fit(): say so in the folder
+            try:
+                runs.write_status(folder, "failed", error=error)
+            except OSError:
+                pass
+        return (str(folder) if folder else None), "failed", error
 
 
 def _find_run(folder: Path, run_name: str) -> Path | None:
@@ -182,23 +199,38 @@ def _has_checkpoint(run_dir: Path) -> bool:
 class _Point:
     """Book-keeping of one grid point during a sweep call."""
 
-    def __init__(self, index: int, point: dict, config: Config, record: dict):
+    def __init__(self, index: int, point: dict, config: Config, record: dict, reused: Path | None = None):
         self.index = index
         self.point = point
         self.label = point_label(point)
         self.config = config
         self.record = record
+        self.reused = reused
         self.tries = 0
         self.path: Path | None = None
         self.state = "pending"
 
-    def next_attempt(self, retries: int) -> tuple[str, str | None] | None:
-        """(action, resume folder) for the next training attempt, or None when the point is settled."""
+    def refresh(self) -> Path | None:
+        """Look for this point's run folder and read its state (no other side effect); the folder or None.
+
+        Without a run of its own, a done run with the same config given through ``reuse`` counts as its run.
+        """
         folder = _find_run(Path(self.config.output_dir), self.config.name)
+        if folder is None and self.reused is not None and _state(self.reused) in DONE_STATES:
+            folder = self.reused
         if folder is not None:
             self.path = folder
             self.state = _state(folder)
-        if folder is not None and self.state in DONE_STATES:
+        return folder
+
+    @property
+    def done(self) -> bool:
+        return self.path is not None and self.state in DONE_STATES
+
+    def next_attempt(self, retries: int) -> tuple[str, str | None] | None:
+        """(action, resume folder) for the next training attempt, or None when the point is settled."""
+        folder = self.refresh()
+        if folder is not None and self.done:
             return None
         if self.tries > retries:
             return None
@@ -227,6 +259,7 @@ class _Point:
         if error:
             entry["error"] = error
             self.record.setdefault("errors", []).append(error)
+            print(f"\ngan_kit sweep: attempt {self.tries} at {{{self.label}}} failed: {error}")
             if action == "resume":
                 self.record["resume_failed"] = True
         elif action == "resume":
@@ -249,11 +282,13 @@ def sweep(
     name: str | None = None,
     retries: int = 1,
     verbose: int | str = 0,
+    reuse: Sequence[str | os.PathLike] = (),
 ) -> SweepResult:
     """Train one run per grid point (skipping those already done), with a progress bar over runs.
 
-    Every grid key must be a ``Config`` field and every point must give a valid config;
-    both are checked before anything runs. Each point's run is named
+    Every grid key must be a ``Config`` field, or fields joined by ``+`` that take the same
+    value (``{"g_lr+d_lr": [1e-4, 4e-4]}`` moves both learning rates together), and every
+    point must give a valid config; both are checked before anything runs. Each point's run is named
     ``<sweep name>-<hash of its config>`` and lives in ``<output_dir>/<sweep name>/``, so a
     second call with the same arguments finds it: a finished or diverged run is skipped;
     an interrupted (``running``: the process was killed) or ``failed`` run is resumed from
@@ -264,7 +299,7 @@ def sweep(
 
     Args:
         base: the config every point starts from.
-        grid: field -> list of values; the cartesian product is swept.
+        grid: field (or ``"field1+field2"``) -> list of values; the cartesian product is swept.
         random_subset: train only this many points, drawn at random (see :func:`grid_points`).
         seed: seed of the random subset.
         parallel: points trained at once, each in its own process (``spawn``); 1 trains
@@ -275,6 +310,10 @@ def sweep(
             the same for the same arguments).
         retries: extra attempts for a point whose training raises.
         verbose: ``fit`` verbosity of each run (0: only the progress bar over runs).
+        reuse: sweep folders (standing for their runs) or run folders of earlier sweeps: a
+            finished (or diverged) one whose config equals a point's, apart from ``name`` and
+            ``output_dir``, is that point's run and is not trained again (e.g. the baseline
+            shared by several one-factor sweeps). Its folder stays where it is.
 
     Returns:
         A :class:`SweepResult`.
@@ -282,6 +321,7 @@ def sweep(
     Raises:
         ConfigError: for an unknown grid key, a key the sweep sets itself (``name``,
             ``output_dir``), a point that is not a valid config, duplicate points, or bad arguments.
+        ValueError: for a ``reuse`` item that is neither a run folder nor a sweep folder.
     """
     if not isinstance(base, Config):
         raise TypeError(f"sweep() needs a gan_kit.Config as base. Received: {type(base).__name__}.")
@@ -289,11 +329,15 @@ def sweep(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"sweep() argument `{arg}` must be an integer >= {low}. Received: {arg}={value!r}.")
     known = [f.name for f in fields(Config)]
-    unknown = [k for k in grid if k not in known] if isinstance(grid, Mapping) else []
+    keys = list(grid) if isinstance(grid, Mapping) else []
+    unknown = [k for k in keys if any(part not in known for part in _key_fields(k))]
     if unknown:
-        raise ConfigError(f"Unknown grid key(s) {unknown}: every grid key must be a Config field. "
-                          f"Valid fields: {sorted(known)}.")
-    reserved = [k for k in grid if k in _IDENTITY_EXCLUDED] if isinstance(grid, Mapping) else []
+        raise ConfigError(f"Unknown grid key(s) {unknown}: every grid key must be a Config field (or fields joined "
+                          f"by '+' that take the same value). Valid fields: {sorted(known)}.")
+    repeated = sorted({f for k in keys for f in _key_fields(k) if sum(f in _key_fields(j) for j in keys) > 1})
+    if repeated:
+        raise ConfigError(f"Grid field(s) {repeated} appear in more than one grid key: each field is swept once.")
+    reserved = [k for k in keys if any(part in _IDENTITY_EXCLUDED for part in _key_fields(k))]
     if reserved:
         raise ConfigError(f"Grid key(s) {reserved} cannot be swept: the sweep names each run and places it in the "
                           "sweep folder itself (use `name` and `output_dir` of sweep()).")
@@ -311,7 +355,7 @@ def sweep(
     seen: dict[str, str] = {}
     for point in points:
         try:
-            config = base.replace(**point)
+            config = base.replace(**point_fields(point))
         except ConfigError as exc:
             raise ConfigError(f"Sweep point {{{point_label(point)}}} is not a valid config: {exc}") from None
         run_hash = _hash(_identity(config))
@@ -327,20 +371,23 @@ def sweep(
         raise runs.RunFolderError(f"Cannot create the sweep folder {folder} ({exc}).") from exc
     previous = _read_sweep(folder)
     records = {r.get("run_name"): r for r in previous.get("points", []) if isinstance(r, dict)}
+    reusable = _reusable_runs(reuse, exclude=folder)
     items = []
     for i, (point, config) in enumerate(zip(points, configs)):
         record = records.get(config.name) or {}
         record.update(label=point_label(point), point=point, run_name=config.name)
         record.pop("resume_failed", None)
-        items.append(_Point(i, point, config, record))
+        items.append(_Point(i, point, config, record, reusable.get(_hash(_identity(config)))))
     state = {"name": sweep_name, "base": base.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
              "random_subset": random_subset, "seed": seed, "retries": retries, "parallel": parallel}
 
     result = SweepResult(folder=folder, points=points)
     for item in items:  # done runs first, so the progress bar starts where the last call stopped
-        if item.next_attempt(retries) is None and item.state in DONE_STATES:
+        if item.refresh() is not None and item.done:
             result.skipped.append(item.path)
             item.record["state"] = item.state
+            if item.path == item.reused:
+                item.record["reused"] = True
     _write_sweep(folder, state, items)
 
     import keras
@@ -370,7 +417,7 @@ def sweep(
 
     for item in items:
         item.record["state"] = item.state
-        item.record["folder"] = item.path.name if item.path else None
+        item.record["folder"] = _relative(item.path, folder)
         if item.state not in DONE_STATES:
             errors = item.record.get("errors") or [f"the run ended in state {item.state!r}"]
             result.failed[item.label] = errors[-1]
@@ -415,6 +462,33 @@ def _run_parallel(todo, parallel, retries, verbose, folder, state, items, progre
                 submit(item)
 
 
+def _relative(path: Path | None, folder: Path) -> str | None:
+    """A run folder as ``sweep.json`` stores it: its name, or a path relative to the sweep folder when reused."""
+    if path is None:
+        return None
+    if path.parent.resolve() == folder.resolve():
+        return path.name
+    return os.path.relpath(path.resolve(), folder.resolve())
+
+
+def _reusable_runs(sources: Sequence[str | os.PathLike], exclude: Path) -> dict[str, Path]:
+    """Done runs of other sweeps by the hash of their config (apart from name and output_dir); finished first."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    found: dict[str, Path] = {}
+    for path in _expand(list(sources)):
+        if path.parent.resolve() == exclude.resolve() or _state(path) not in DONE_STATES:
+            continue
+        try:
+            config = runs.read_config(path)
+        except (runs.RunFolderError, ConfigError):
+            continue
+        key = _hash(_identity(config))
+        if key not in found or (_state(found[key]) != "finished" and _state(path) == "finished"):
+            found[key] = path
+    return found
+
+
 def _read_sweep(folder: Path) -> dict[str, Any]:
     path = folder / SWEEP_FILE
     if not path.exists():
@@ -431,7 +505,7 @@ def _write_sweep(folder: Path, state: dict[str, Any], items: list[_Point]) -> No
     for item in items:
         record = dict(item.record)
         record.pop("resume_failed", None)
-        record["folder"] = item.path.name if item.path else record.get("folder")
+        record["folder"] = _relative(item.path, folder) if item.path else record.get("folder")
         record["state"] = item.state
         points.append(record)
     runs.write_json(folder / SWEEP_FILE, {**state, "updated": time.time(), "points": points})
@@ -508,8 +582,9 @@ def _expand(items: Sequence[str | os.PathLike]) -> list[Path]:
             paths.append(path)
         elif (path / SWEEP_FILE).is_file():  # a sweep folder: its runs, in grid order
             for record in read_sweep(path).get("points", []):
-                if record.get("folder") and (path / record["folder"] / runs.CONFIG_FILE).is_file():
-                    paths.append(path / record["folder"])
+                run_dir = Path(os.path.normpath(path / record["folder"])) if record.get("folder") else None
+                if run_dir is not None and (run_dir / runs.CONFIG_FILE).is_file():
+                    paths.append(run_dir)
         else:
             raise ValueError(
                 f"{path} is not a run folder (no {runs.CONFIG_FILE}) nor a sweep folder (no {SWEEP_FILE})."
@@ -605,5 +680,5 @@ def _overlay(histories: list[dict[str, list[float]]], columns: list[str], labels
     return fig
 
 
-__all__ = ["DONE_STATES", "SWEEP_FILE", "Comparison", "SweepResult", "compare", "grid_points", "point_label",
-           "read_sweep", "sweep"]
+__all__ = ["DONE_STATES", "SWEEP_FILE", "Comparison", "SweepResult", "compare", "grid_points", "point_fields",
+           "point_label", "read_sweep", "sweep"]

@@ -79,8 +79,16 @@ def build_toy_generator(latent_dim: int = 2, hidden: int = 64, depth: int = 2) -
     return model
 
 
-def build_toy_discriminator(hidden: int = 64, depth: int = 2, spectral_norm: bool = False) -> keras.Sequential:
-    """MLP discriminator: ``depth`` LeakyReLU layers of ``hidden`` units, one logit out."""
+def build_toy_discriminator(hidden: int = 64, depth: int = 2, spectral_norm: bool = False,
+                            dropout: float = 0.0) -> keras.Sequential:
+    """MLP discriminator: ``depth`` LeakyReLU layers of ``hidden`` units, one logit out.
+
+    The last hidden activation is named ``features`` (what feature matching compares).
+    ``dropout`` > 0 adds a Dropout layer after each hidden activation; ``spectral_norm``
+    wraps every Dense layer in Keras' ``SpectralNormalization``.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
 
     def wrap(layer):
         return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
@@ -90,6 +98,8 @@ def build_toy_discriminator(hidden: int = 64, depth: int = 2, spectral_norm: boo
     for i in range(depth):
         model.add(wrap(layers.Dense(hidden, name=f"hidden{i + 1}")))
         model.add(layers.LeakyReLU(0.2, name=f"act{i + 1}" if i < depth - 1 else "features"))
+        if dropout > 0:
+            model.add(layers.Dropout(dropout, name=f"drop{i + 1}"))
     model.add(wrap(layers.Dense(1, name="logit")))
     return model
 
@@ -132,6 +142,9 @@ def train_toy(
     spectral_norm: bool = False,
     label_smoothing: float = 0.0,
     instance_noise: float = 0.0,
+    d_dropout: float = 0.0,
+    feature_matching: float = 0.0,
+    g_steps: int = 1,
     modes: int = 8,
     std: float = 0.05,
     n_samples: int = 2000,
@@ -141,9 +154,12 @@ def train_toy(
 
     Args:
         loss: a loss name from ``gan_kit.losses.LOSSES``.
-        steps: generator/discriminator train steps.
+        steps: train steps (each ``n_critic`` D updates and ``g_steps`` G updates), in 10 epochs, so
+            the history has 10 rows; rounded down to a multiple of 10 (at least 1 step).
         d_hidden, d_depth: size of D (a large, fast-learning D overpowers G).
-        n_critic, gp_weight, spectral_norm, label_smoothing, instance_noise: stabilization switches.
+        n_critic, gp_weight, spectral_norm, label_smoothing, instance_noise, d_dropout, feature_matching,
+            g_steps: stabilization switches, as in ``GAN.compile`` and ``build_toy_discriminator``
+            (instance noise stays constant here: the toy has no epochs to decay it over).
         modes, std: the ring's shape.
         n_samples: generated points used to measure coverage.
         seed: seeds data, weights and noise.
@@ -151,6 +167,13 @@ def train_toy(
     Returns:
         A ``ToyResult`` with the final samples and their ``mode_coverage_2d``.
     """
+    if int(steps) < 1:
+        raise ValueError(f"train_toy needs steps >= 1. Received: steps={steps}.")
+    epochs = min(10, int(steps))
+    steps_per_epoch = int(steps) // epochs
+    # Several steps per call hide Python overhead; the count must divide the epoch, or Keras would
+    # run whole calls past the end of it (the step count would not be the one asked for).
+    per_call = max(d for d in range(1, min(50, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
     keras.utils.set_random_seed(seed)
     data = ring_data(max(batch_size * 50, 10_000), modes=modes, std=std, seed=seed)
     dataset = (
@@ -162,7 +185,7 @@ def train_toy(
     )
     gan = GAN(
         build_toy_generator(latent_dim, g_hidden),
-        build_toy_discriminator(d_hidden, d_depth, spectral_norm),
+        build_toy_discriminator(d_hidden, d_depth, spectral_norm, d_dropout),
         latent_dim,
         seed=seed,
         name="toy_gan",
@@ -174,17 +197,19 @@ def train_toy(
         label_smoothing=label_smoothing,
         gp_weight=gp_weight,
         n_critic=n_critic,
-        steps_per_execution=50,
+        g_steps=g_steps,
+        feature_matching=feature_matching,
+        steps_per_execution=per_call,
     )
     gan.instance_noise_std.assign(instance_noise)
-    epochs = 10
-    hist = gan.fit(dataset, epochs=epochs, steps_per_epoch=max(1, steps // epochs), verbose=0)
+    hist = gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
     z = np.random.default_rng(seed + 1).standard_normal((n_samples, latent_dim)).astype(np.float32)
     samples = keras.ops.convert_to_numpy(gan.generator(z, training=False))
     settings = {
-        "loss": loss, "steps": steps, "d_hidden": d_hidden, "d_depth": d_depth, "g_lr": g_lr, "d_lr": d_lr,
-        "n_critic": n_critic, "gp_weight": gp_weight, "spectral_norm": spectral_norm,
-        "label_smoothing": label_smoothing, "instance_noise": instance_noise, "seed": seed,
+        "loss": loss, "steps": epochs * steps_per_epoch, "d_hidden": d_hidden, "d_depth": d_depth, "g_lr": g_lr,
+        "d_lr": d_lr, "n_critic": n_critic, "gp_weight": gp_weight, "spectral_norm": spectral_norm,
+        "label_smoothing": label_smoothing, "instance_noise": instance_noise, "d_dropout": d_dropout,
+        "feature_matching": feature_matching, "g_steps": g_steps, "seed": seed,
     }
     return ToyResult(
         samples=samples,

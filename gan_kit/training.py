@@ -120,7 +120,8 @@ class GAN(keras.Model):
         }
         for name, (value, low, high) in checks.items():
             if not low <= float(value) <= high or (name == "label_smoothing" and value >= 0.5):
-                raise ValueError(f"{name} must be in [{low}, {high}]. Received: {name}={value}.")
+                bracket = ")" if name == "label_smoothing" else "]"
+                raise ValueError(f"{name} must be in [{low}, {high}{bracket}. Received: {name}={value}.")
         for name, value in (("n_critic", n_critic), ("g_steps", g_steps)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1. Received: {name}={value}.")

@@ -56,6 +56,7 @@ RECONSTRUCTIONS_FILE = "reconstructions.png"
 INTERPOLATIONS_FILE = "interpolations.png"
 LATENT_SCATTER_FILE = "latent_scatter.png"
 LOGITS_LAYER = "logits"
+PICK_POOL = 200  # test images the reconstruction and interpolation examples are picked from
 _SIZES = {28: 7, 32: 4}  # image size -> side of the decoder's first feature map
 
 
@@ -513,7 +514,9 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
                    n_pairs: int = 4, steps: int = 10, n_scatter: int = 2000) -> dict[str, Path]:
     """Write reconstructions, interpolations and (2-D latent only) the latent scatter into the run folder.
 
-    Images come from ``evaluation_images`` (test split), one per class where possible.
+    The reconstructed and interpolated images are the first of each class among the first
+    ``PICK_POOL`` images of ``evaluation_images`` (test split), so every run of a dataset shows
+    the same ones; the scatter encodes ``n_scatter`` test images.
 
     Args:
         vae: the trained model.
@@ -530,8 +533,7 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
     from . import plotting
 
     run_dir = Path(run_dir)
-    n_load = max(n_scatter if vae.latent_dim == 2 else 0, n_recon, 2 * n_pairs)
-    x, y, names = evaluation_images(config, n_load)
+    x, y, names = evaluation_images(config, max(PICK_POOL, n_recon, 2 * n_pairs))
     real = _as_float_images(x)
     written: dict[str, Path] = {}
     idx = _one_per_class(y, min(n_recon, len(x)))
@@ -547,8 +549,9 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
     if vae.latent_dim == 2:
         import matplotlib.pyplot as plt
 
-        codes = vae.encode_means(real)
-        fig = plotting.plot_latent_scatter(codes, y, names, save_to=run_dir / LATENT_SCATTER_FILE,
+        xs, ys, _ = evaluation_images(config, n_scatter)
+        codes = vae.encode_means(xs)
+        fig = plotting.plot_latent_scatter(codes, ys, names, save_to=run_dir / LATENT_SCATTER_FILE,
                                            title=f"{config.dataset} test encodings (posterior means), "
                                                  f"{len(codes)} images")
         plt.close(fig)
@@ -714,6 +717,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "INTERPOLATIONS_FILE",
     "LATENT_SCATTER_FILE",
+    "PICK_POOL",
     "RECONSTRUCTIONS_FILE",
     "VAE",
     "VAERun",

@@ -189,6 +189,17 @@ def test_ten_times_d_learning_rate_trips_d_overpowering(balanced_and_strong_d, c
     assert strong.history["g_loss"][-1] > 2 * healthy.history["g_loss"][-1]
 
 
+def test_findings_reach_comparisons_and_reports(balanced_and_strong_d):
+    from gan_kit.sweep import compare
+
+    healthy, strong = balanced_and_strong_d
+    table = compare([healthy.path, strong.path], ["g_loss"]).table
+    assert table[0]["diagnostics"] == "" and "d_overpowering" in table[1]["diagnostics"].split(", ")
+    assert (table[0]["d_lr"], table[1]["d_lr"]) == (healthy.config.d_lr, 1e-3)
+    text = dg.to_markdown(dg.summarize(strong.path))
+    assert "overpowering the generator" in text and "label_smoothing" in text
+
+
 def test_generator_that_ignores_z_trips_mode_collapse(tmp_path, monkeypatch, capsys):
     from gan_kit import models
 

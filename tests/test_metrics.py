@@ -142,6 +142,18 @@ def test_kid_matches_independent_computation(features):
     assert std == 0.0
 
 
+def test_kid_with_subsets_as_large_as_both_sets_computes_once(features, monkeypatch):
+    # Every "subset" would be the whole of both sets: one exact estimate, std 0, one kernel pass.
+    a, b = features
+    a, b = a[:120], b[:120]
+    calls = []
+    kernel = metrics._poly_kernel
+    monkeypatch.setattr(metrics, "_poly_kernel", lambda x, y: calls.append(1) or kernel(x, y))
+    mean, std = metrics.kid_from_features(a, b, subsets=100, subset_size=500)
+    assert abs(mean - _kid_reference(a, b)) / abs(mean) < 1e-9 and std == 0.0
+    assert len(calls) == 3  # k(x, x), k(y, y), k(x, y) once
+
+
 def test_kid_subsets_are_seeded_and_separate_distributions():
     rng = np.random.default_rng(3)
     a, b, shifted = rng.normal(size=(600, 16)), rng.normal(size=(600, 16)), rng.normal(0.3, 1.0, size=(600, 16))

@@ -1,4 +1,6 @@
 import math
+import os
+import stat
 
 import pytest
 
@@ -57,3 +59,14 @@ def test_list_runs(tmp_path):
     runs.write_json(a / "config.json", {})
     runs.create_run_dir(tmp_path, "no-config")
     assert runs.list_runs(tmp_path) == [a]
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    # A report or grid written by the kit must be readable by others (a browser, a web server), like
+    # any file the user creates: 0666 minus the umask, not mkstemp's private 0600.
+    old = os.umask(0o022)
+    try:
+        path = runs.atomic_write_text(tmp_path / "report.html", "<html></html>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
