@@ -37,7 +37,7 @@ from keras import layers
 from . import runs
 from .config import Config
 from .losses import feature_matching_loss, gradient_penalty
-from .training import GAN, make_optimizer
+from .training import GAN, compile_gan
 
 PER_CLASS_FILE = "metrics_per_class.json"
 CONDITIONINGS = ("projection", "acgan")
@@ -465,27 +465,7 @@ def build_conditional_gan(config: Config, runtime: dict[str, Any] | None = None,
                              ema=config.ema, name="conditional_gan")
     finally:
         keras.config.set_dtype_policy(previous)
-    optimizers = [
-        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
-    ]
-    if precision == "mixed_float16":
-        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
-    gan.runtime = runtime
-    gan.compile(
-        g_optimizer=optimizers[0],
-        d_optimizer=optimizers[1],
-        loss=config.loss,
-        label_smoothing=config.label_smoothing,
-        label_noise=config.label_noise,
-        label_flip=config.label_flip,
-        gp_weight=config.gp_weight,
-        n_critic=config.n_critic,
-        g_steps=config.g_steps,
-        feature_matching=config.feature_matching,
-        jit_compile=runtime["jit_compile"],
-        steps_per_execution=runtime["steps_per_execution"],
-    )
+    compile_gan(gan, config, runtime)
     return gan
 
 

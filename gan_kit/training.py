@@ -320,6 +320,31 @@ def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset,
     )
 
 
+def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
+    """Compile ``gan`` with the config's optimizers, loss and tricks and the runtime's fast path."""
+    optimizers = [
+        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+    ]
+    if runtime["mixed_precision"] == "mixed_float16":
+        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
+    gan.runtime = runtime
+    gan.compile(
+        g_optimizer=optimizers[0],
+        d_optimizer=optimizers[1],
+        loss=config.loss,
+        label_smoothing=config.label_smoothing,
+        label_noise=config.label_noise,
+        label_flip=config.label_flip,
+        gp_weight=config.gp_weight,
+        n_critic=config.n_critic,
+        g_steps=config.g_steps,
+        feature_matching=config.feature_matching,
+        jit_compile=runtime["jit_compile"],
+        steps_per_execution=runtime["steps_per_execution"],
+    )
+
+
 def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
     """A compiled ``GAN`` with the config's models, optimizers, loss and tricks, on the chosen fast path.
 
@@ -346,27 +371,7 @@ def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
         gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, ema=config.ema, name="gan")
     finally:
         keras.config.set_dtype_policy(previous)
-    optimizers = [
-        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
-    ]
-    if precision == "mixed_float16":
-        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
-    gan.runtime = runtime
-    gan.compile(
-        g_optimizer=optimizers[0],
-        d_optimizer=optimizers[1],
-        loss=config.loss,
-        label_smoothing=config.label_smoothing,
-        label_noise=config.label_noise,
-        label_flip=config.label_flip,
-        gp_weight=config.gp_weight,
-        n_critic=config.n_critic,
-        g_steps=config.g_steps,
-        feature_matching=config.feature_matching,
-        jit_compile=runtime["jit_compile"],
-        steps_per_execution=runtime["steps_per_execution"],
-    )
+    compile_gan(gan, config, runtime)
     return gan
 
 
