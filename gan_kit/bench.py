@@ -1,9 +1,13 @@
 """Benchmark: the kit's ``fit()`` training against a plain ``tf.function`` + ``GradientTape`` loop.
 
 Everything is measured in the same process and reported as ratios against references
-taken in the same run: the plain loop (same models, batch and update rule) and a dense
-float32 matmul (the machine's reachable GFLOP/s). Run it with ``python -m gan_kit bench``
-or ``make bench``; results go to the screen and ``outputs/bench/bench.json``.
+taken in the same run: the plain loop (same models and batch; the alternating D-then-G
+update with fresh noise for each, as in the keras.io DCGAN example) and a dense float32
+matmul (the machine's reachable GFLOP/s). Both are timed in steady state: from the end of a
+first step to the end of the last, so one-off costs (tracing, ``fit()``'s start-up and
+tear-down) are left out of the rates and reported on their own. Run it with
+``python -m gan_kit bench`` or ``make bench``; results go to the screen and
+``outputs/bench/bench.json``.
 """
 
 from __future__ import annotations
@@ -50,13 +54,14 @@ def layer_flops(model: keras.Model) -> int:
     return int(total)
 
 
-def step_flops(generator: keras.Model, discriminator: keras.Model, batch: int) -> int:
+def step_flops(generator: keras.Model, discriminator: keras.Model, batch: int, reuse_fakes: bool = False) -> int:
     """Approximate FLOPs of one alternating GAN step (backward taken as twice the forward).
 
     D step: G forward, D forward+backward on the real and the fake batch; G step: G and D
-    forward+backward. Per example: 4 G + 9 D forward passes' worth.
+    forward+backward. Per example: 4 G + 9 D forward passes' worth, or 3 G + 9 D when the G
+    step reuses the D step's generated batch (``reuse_fakes``).
     """
-    return batch * (4 * layer_flops(generator) + 9 * layer_flops(discriminator))
+    return batch * ((3 if reuse_fakes else 4) * layer_flops(generator) + 9 * layer_flops(discriminator))
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -81,7 +86,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def plain_step(generator: keras.Model, discriminator: keras.Model, latent_dim: int) -> Callable:
-    """The reference: the same alternating D-then-G update written as a bare tf.function."""
+    """The reference: the alternating D-then-G update, fresh noise for each, written as a bare tf.function."""
     g_opt = keras.optimizers.Adam(1e-4, beta_1=0.5)
     d_opt = keras.optimizers.Adam(1e-4, beta_1=0.5)
 
@@ -108,14 +113,39 @@ def _dataset(config: Config, batch: int) -> tf.data.Dataset:
     return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True).cache().repeat()
 
 
-def _time_kit(gan, data: tf.data.Dataset, steps: int) -> float:
+class _StepClock(keras.callbacks.Callback):
+    """Records when each train_function call (``steps_per_execution`` steps) has finished."""
+
+    def __init__(self):
+        super().__init__()
+        self.ends: list[float] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs:
+            float(keras.ops.convert_to_numpy(logs["g_loss"]))  # wait for the device (GPUs run ahead)
+        self.ends.append(time.perf_counter())
+
+
+def _time_kit(gan, data: tf.data.Dataset, steps: int) -> tuple[float, float]:
+    """Seconds for ``steps`` steady-state steps inside one ``fit()``, and the rest of that call's time.
+
+    ``fit()`` runs one extra execution first; the steady time runs from its end to the end of
+    the last one. The second number is what the call took beyond the steady steps (start-up,
+    the first execution and tear-down).
+    """
+    spe = int(getattr(gan, "steps_per_execution", 1) or 1)
+    clock = _StepClock()
     start = time.perf_counter()
-    gan.fit(data, epochs=1, steps_per_epoch=steps, verbose=0)
-    return time.perf_counter() - start
+    gan.fit(data, epochs=1, steps_per_epoch=steps + spe, verbose=0, callbacks=[clock])
+    total = time.perf_counter() - start
+    steady = clock.ends[-1] - clock.ends[0]
+    return steady, total - steady
 
 
 def _time_plain(step: Callable, data: tf.data.Dataset, steps: int) -> float:
+    """Seconds for ``steps`` steady-state steps of the plain loop (after one untimed step)."""
     iterator = iter(data)
+    step(next(iterator))[0].numpy()
     start = time.perf_counter()
     for _ in range(steps):
         out = step(next(iterator))
@@ -129,7 +159,10 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, matmul: float | None = None,
                 variants: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Images/s of the kit's training (each variant) and the plain loop, repetition by repetition."""
+    """Images/s of the kit's training (each variant) and the plain loop, repetition by repetition.
+
+    ``steps`` is rounded up to a multiple of each variant's ``steps_per_execution``.
+    """
     matmul = matmul or matmul_gflops()
     base = for_profile("full", batch_size=batch, max_examples=None, steps_per_epoch=steps, **MODELS[name])
     variants = variants or {"kit (default fast path)": {}}
@@ -137,35 +170,39 @@ def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, m
     keras.utils.set_random_seed(0)
     generator = build_generator(base.latent_dim, base.image_shape, base.g_width, base.refine)
     discriminator = build_discriminator(base.image_shape, base.d_width, base.d_dropout)
-    flops = step_flops(generator, discriminator, batch)
     plain = plain_step(generator, discriminator, base.latent_dim)
-    _time_plain(plain, data, 2)  # trace and warm up
+    _time_plain(plain, data, 1)  # trace and warm up
     kits = {}
     for label, overrides in variants.items():
         cfg = base.replace(**overrides)
         runtime = choose_runtime(cfg)
         gan = build_gan(cfg, runtime)
-        _time_kit(gan, data, max(2, runtime["steps_per_execution"]))  # trace, compile and warm up
-        kits[label] = (gan, runtime)
+        spe = runtime["steps_per_execution"]
+        kit_steps = spe * -(-steps // spe)
+        _time_kit(gan, data, spe)  # trace, compile and warm up
+        kits[label] = (gan, runtime, kit_steps, cfg.reuse_fakes)
     times: dict[str, list[float]] = {"plain loop": [], **{label: [] for label in kits}}
+    overheads: dict[str, list[float]] = {label: [] for label in kits}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit every variant alike
-        times["plain loop"].append(_time_plain(plain, data, steps))
-        for label, (gan, _) in kits.items():
-            times[label].append(_time_kit(gan, data, steps))
+        times["plain loop"].append(_time_plain(plain, data, steps) / steps)
+        for label, (gan, _, kit_steps, _) in kits.items():
+            steady, rest = _time_kit(gan, data, kit_steps)
+            times[label].append(steady / kit_steps)
+            overheads[label].append(rest)
     rows = {}
-    for label, values in times.items():
-        images = [batch * steps / t for t in values]
-        ratios = [p / t for p, t in zip(times["plain loop"], values)]
-        gflops = flops * steps / statistics.median(values) / 1e9
+    for label, per_step in times.items():
+        reuse = kits[label][3] if label in kits else False
+        flops = step_flops(generator, discriminator, batch, reuse_fakes=reuse)
         rows[label] = {
-            "images_per_s": _summary(images),
-            "ratio_vs_plain": _summary(ratios),
-            "gflops": gflops,
-            "fraction_of_matmul": gflops / matmul,
+            "images_per_s": _summary([batch / t for t in per_step]),
+            "ratio_vs_plain": _summary([p / t for p, t in zip(times["plain loop"], per_step)]),
+            "step_gflop": flops / 1e9,
+            "gflops": flops / statistics.median(per_step) / 1e9,
+            "fraction_of_matmul": flops / statistics.median(per_step) / 1e9 / matmul,
+            "fit_overhead_s": _summary(overheads[label]) if label in kits else None,
             "runtime": kits[label][1] if label in kits else None,
         }
-    return {"model": name, "batch": batch, "steps": steps, "repeats": repeats, "step_gflop": flops / 1e9,
-            "rows": rows}
+    return {"model": name, "batch": batch, "steps": steps, "repeats": repeats, "rows": rows}
 
 
 def bench_sampling(name: str = "story1_dcgan_32", batch: int = 256, repeats: int = 5,
@@ -213,7 +250,11 @@ def run_bench(models: tuple[str, ...] = tuple(MODELS), batch: int = 128, steps: 
               ) -> dict[str, Any]:
     """Run every benchmark, print a table, and write ``bench.json`` to ``out_dir``."""
     matmul = matmul_gflops()
-    variants = {"kit (default fast path)": {}}
+    variants: dict[str, dict[str, Any]] = {
+        "kit (default fast path)": {},
+        "kit, fresh G batch": {"reuse_fakes": False},  # the plain loop's update rule: the step's own overhead
+        "kit, float32": {"mixed_precision": "off"},  # what the precision choice adds
+    }
     if compare_xla:
         variants["kit + XLA"] = {"jit_compile": True}
         variants["kit, no XLA"] = {"jit_compile": False}
@@ -233,14 +274,15 @@ def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a plain-text table of ratios and fractions."""
     lines = [f"device: {result['device']['device']}   matmul reference: {result['matmul_gflops']:.0f} GFLOP/s",
              f"{'model':18s} {'variant':26s} {'img/s':>8s} {'x plain (median [min-max])':>28s} "
-             f"{'GFLOP/s':>8s} {'% matmul':>9s}"]
+             f"{'GFLOP/s':>8s} {'% matmul':>9s} {'fit() start+end s':>18s}"]
     for model in result["models"]:
         for label, row in model["rows"].items():
             r = row["ratio_vs_plain"]
             lines.append(
                 f"{model['model']:18s} {label:26s} {row['images_per_s']['median']:8.1f} "
                 f"{r['median']:10.2f} [{r['min']:.2f}-{r['max']:.2f}]{'':7s} {row['gflops']:8.1f} "
-                f"{100 * row['fraction_of_matmul']:8.0f}%"
+                f"{100 * row['fraction_of_matmul']:8.0f}% "
+                f"{row['fit_overhead_s']['median'] if row['fit_overhead_s'] else 0.0:18.2f}"
             )
     s = result["sampling"]
     lines.append(f"sampling (G inference): {s['images_per_s']['median']:.0f} img/s, "

@@ -36,7 +36,6 @@ from keras import layers
 
 from . import runs
 from .config import Config
-from .losses import feature_matching_loss, gradient_penalty
 from .training import GAN, compile_gan
 
 PER_CLASS_FILE = "metrics_per_class.json"
@@ -214,12 +213,24 @@ class ConditionalGAN(GAN):
         labels = tf.math.floormod(tf.range(tf.shape(z)[0], dtype=tf.int32), self.num_classes)
         return self.generator([z, labels], training=training)
 
-    # ------------------------------------------------------------------ the step
-    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor, training: bool = True):
+    # ------------------------------------------------------------------ the step: GAN's, with labels passed on
+    def _unpack(self, data) -> tuple[tf.Tensor, tf.Tensor]:
+        """The real images of a batch and their integer labels."""
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError("ConditionalGAN trains on (images, labels) batches. Received batches without labels: "
+                             "set config conditional=True (gan_kit.train builds labelled batches) or pass a "
+                             "dataset of (images, labels).")
+        return data[0], tf.cast(tf.reshape(data[1], [-1]), tf.int32)
+
+    def _generate(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """G's images for noise ``z`` of the classes ``labels`` (the real batch's labels in a step)."""
+        return self.generator([z, labels], training=True)
+
+    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor | None = None):
         """D's real/fake logits and (acgan) class logits; projection D reads the labels."""
         if self.conditioning == "projection":
-            return self.discriminator([images, labels], training=training), None
-        logits, class_logits = self.discriminator(images, training=training)
+            return self.discriminator([images, labels], training=True), None
+        logits, class_logits = self.discriminator(images, training=True)
         return logits, class_logits
 
     @staticmethod
@@ -227,89 +238,16 @@ class ConditionalGAN(GAN):
         return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
             labels=labels, logits=tf.cast(class_logits, tf.float32)))
 
-    def discriminator_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One update of D on a real batch and a generated batch with the same labels."""
-        batch = tf.shape(real)[0]
-        fake = self.generator([self.sample_noise(batch), labels], training=True)
-        real_in, fake_in = self._noisy(real), self._noisy(tf.cast(fake, real.dtype))
-        real_labels, fake_labels = self._labels(batch)
-        out = {}
-        with tf.GradientTape() as tape:
-            real_logits, real_classes = self._discriminate(real_in, labels)
-            fake_logits, _ = self._discriminate(fake_in, labels)
-            d_loss = self.d_loss_fn(real_logits, fake_logits, real_labels, fake_labels)
-            if self.gp_weight > 0:
-                alpha = keras.random.uniform([batch], seed=self.seed_generator)
-                gp = gradient_penalty(lambda x: self._discriminate(x, labels)[0], real_in, fake_in, alpha)
-                d_loss += self.gp_weight * gp
-                out["gp"] = gp
-            if real_classes is not None:
-                d_class = self._class_loss(labels, real_classes)
-                d_loss += self.class_weight * d_class
-                out["d_class_loss"] = d_class
-                hits = tf.equal(tf.argmax(real_classes, axis=-1, output_type=tf.int32), labels)
-                out["d_class_acc"] = tf.reduce_mean(tf.cast(hits, tf.float32))
-            scaled = self._for_gradients(self.d_optimizer, d_loss)
-        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-        out.update(
-            d_loss=d_loss,
-            d_real_prob=tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
-            d_fake_prob=tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
-        )
-        return out
-
-    def generator_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One update of G on fresh noise and the batch's labels: D should call the images real (and of that class)."""
-        batch = tf.shape(real)[0]
-        z = self.sample_noise(batch)
-        out = {}
-        with tf.GradientTape() as tape:
-            fake = self._noisy(tf.cast(self.generator([z, labels], training=True), real.dtype))
-            fake_logits, fake_classes = self._discriminate(fake, labels)
-            g_loss = self.g_loss_fn(fake_logits)
-            if fake_classes is not None:
-                g_class = self._class_loss(labels, fake_classes)
-                g_loss += self.class_weight * g_class
-                out["g_class_loss"] = g_class
-            if self.feature_matching > 0:
-                fm = feature_matching_loss(self._features(self._noisy(real), training=True),
-                                           self._features(fake, training=True))
-                g_loss += self.feature_matching * fm
-                out["fm"] = fm
-            scaled = self._for_gradients(self.g_optimizer, g_loss)
-        grads = tape.gradient(scaled, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
-        if self.ema_generator is not None:
-            for avg, w in zip(self.ema_generator.weights, self.generator.weights):
-                avg.assign(self.ema * avg + (1.0 - self.ema) * tf.cast(w, avg.dtype))
-        out["g_loss"] = g_loss
-        return out
-
-    def train_step(self, data):
-        if not isinstance(data, (tuple, list)) or len(data) < 2:
-            raise ValueError("ConditionalGAN trains on (images, labels) batches. Received batches without labels: "
-                             "set config conditional=True (gan_kit.train builds labelled batches) or pass a "
-                             "dataset of (images, labels).")
-        real = data[0]
-        labels = tf.cast(tf.reshape(data[1], [-1]), tf.int32)
-        for _ in range(self.n_critic):
-            d_out = self.discriminator_step(real, labels)
-        for _ in range(self.g_steps):
-            g_out = self.generator_step(real, labels)
-        self.d_loss_tracker.update_state(d_out["d_loss"])
-        self.d_real_tracker.update_state(d_out["d_real_prob"])
-        self.d_fake_tracker.update_state(d_out["d_fake_prob"])
-        self.g_loss_tracker.update_state(g_out["g_loss"])
-        if "gp" in d_out:
-            self.gp_tracker.update_state(d_out["gp"])
-        if "fm" in g_out:
-            self.fm_tracker.update_state(g_out["fm"])
-        if "d_class_loss" in d_out:
-            self.d_class_tracker.update_state(d_out["d_class_loss"])
-            self.d_class_acc_tracker.update_state(d_out["d_class_acc"])
-            self.g_class_tracker.update_state(g_out["g_class_loss"])
-        return {m.name: m.result() for m in self.metrics}
+    def _class_terms(self, labels, class_logits, side: str) -> tuple[Any, dict[str, tf.Tensor]]:
+        """AC-GAN: D learns the real images' classes ("d"); G is rewarded when D sees the asked class ("g")."""
+        if class_logits is None:
+            return 0.0, {}
+        loss = self._class_loss(labels, class_logits)
+        logs = {f"{side}_class_loss": loss}
+        if side == "d":
+            hits = tf.equal(tf.argmax(class_logits, axis=-1, output_type=tf.int32), labels)
+            logs["d_class_acc"] = tf.reduce_mean(tf.cast(hits, tf.float32))
+        return self.class_weight * loss, logs
 
     # ------------------------------------------------------------------ sampling by class
     def _check_labels(self, labels: Any, n: int) -> np.ndarray:

@@ -77,6 +77,7 @@ class Config:
     instance_noise_epochs: int = 0
     n_critic: int = 1
     g_steps: int = 1
+    reuse_fakes: bool = True
     g_optimizer: str = "adam"
     d_optimizer: str = "adam"
     spectral_norm: bool = False
@@ -222,7 +223,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "beta": (0.0, 1000.0, True),
 }
 _BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic", "conditional", "tensorboard", "wandb",
-          "diagnostics")
+          "diagnostics", "reuse_fakes")
 _STRINGS = ("name", "output_dir", "notes")
 
 

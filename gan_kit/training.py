@@ -22,8 +22,10 @@ HISTORY_COLUMNS = ["g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time
 class GAN(keras.Model):
     """A generator and a discriminator trained against each other by ``fit()``.
 
-    Each ``train_step`` makes ``n_critic`` discriminator updates on the real batch
-    (fresh noise each time), then ``g_steps`` generator updates. Losses come from
+    Each ``train_step`` makes ``n_critic`` discriminator updates on the real batch, then
+    ``g_steps`` generator updates. With ``reuse_fakes`` (the default) the last D update and
+    the first G update share one generated batch, so G runs forward once for both; every
+    other update draws fresh noise. Losses come from
     ``gan_kit.losses`` by name. The step reports ``g_loss``, ``d_loss`` and the mean
     probabilities D gives real (``d_real_prob``) and generated (``d_fake_prob``)
     images (sigmoid of D's output, also for hinge and Wasserstein critics),
@@ -90,6 +92,7 @@ class GAN(keras.Model):
         n_critic: int = 1,
         g_steps: int = 1,
         feature_matching: float = 0.0,
+        reuse_fakes: bool = True,
         **kwargs: Any,
     ) -> None:
         """Set the optimizers, the loss family and the stabilization tricks of the step.
@@ -105,6 +108,9 @@ class GAN(keras.Model):
             n_critic: D updates per train step.
             g_steps: G updates per train step.
             feature_matching: weight of the feature-matching term added to G's loss (0 off).
+            reuse_fakes: the last D update and the first G update of a step share one generated
+                batch (one G forward pass less per step, as PyTorch's DCGAN example does); False
+                gives each update its own fresh noise.
             **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``, ``steps_per_execution``).
 
         Raises:
@@ -139,6 +145,7 @@ class GAN(keras.Model):
         self.n_critic = int(n_critic)
         self.g_steps = int(g_steps)
         self.feature_matching = float(feature_matching)
+        self.reuse_fakes = bool(reuse_fakes)
         if self.feature_matching > 0:
             try:
                 layer = self.discriminator.get_layer(self.feature_layer)
@@ -196,22 +203,43 @@ class GAN(keras.Model):
             real, fake = tf.where(flip, fake, real), tf.where(flip, real, fake)
         return real, fake
 
-    def discriminator_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One update of D on a real batch and a generated batch of the same size."""
+    # The three hooks a conditional GAN overrides to pass the labels on (gan_kit.conditional).
+    def _generate(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
+        """G's images for the noise ``z`` in training mode."""
+        return self.generator(z, training=True)
+
+    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor | None = None):
+        """D's real/fake logits in training mode, and its class logits (None: D has no class head)."""
+        return self.discriminator(images, training=True), None
+
+    def _class_terms(self, labels, class_logits, side: str) -> tuple[Any, dict[str, tf.Tensor]]:
+        """The weighted class loss to add to ``side``'s ("d" or "g") loss and its logs; none without a class head."""
+        return 0.0, {}
+
+    def discriminator_step(self, real: tf.Tensor, labels: tf.Tensor | None = None,
+                           fake: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """One update of D on a real batch and a generated batch of the same size.
+
+        ``fake`` is a batch G already made this step (``reuse_fakes``); without it G makes one from fresh noise.
+        """
         batch = tf.shape(real)[0]
-        fake = self.generator(self.sample_noise(batch), training=True)
+        if fake is None:
+            fake = self._generate(self.sample_noise(batch), labels)
         real_in, fake_in = self._noisy(real), self._noisy(tf.cast(fake, real.dtype))
         real_labels, fake_labels = self._labels(batch)
+        out = {}
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_in, training=True)
-            fake_logits = self.discriminator(fake_in, training=True)
+            real_logits, real_classes = self._discriminate(real_in, labels)
+            fake_logits, _ = self._discriminate(fake_in, labels)
             d_loss = self.d_loss_fn(real_logits, fake_logits, real_labels, fake_labels)
-            out = {}
             if self.gp_weight > 0:
                 alpha = keras.random.uniform([batch], seed=self.seed_generator)
-                gp = gradient_penalty(lambda x: self.discriminator(x, training=True), real_in, fake_in, alpha)
+                gp = gradient_penalty(lambda x: self._discriminate(x, labels)[0], real_in, fake_in, alpha)
                 d_loss += self.gp_weight * gp
                 out["gp"] = gp
+            extra, logs = self._class_terms(labels, real_classes, "d")
+            d_loss += extra
+            out.update(logs)
             scaled = self._for_gradients(self.d_optimizer, d_loss)
         grads = tape.gradient(scaled, self.discriminator.trainable_weights)
         self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
@@ -222,14 +250,26 @@ class GAN(keras.Model):
         )
         return out
 
-    def generator_step(self, real: tf.Tensor) -> dict[str, tf.Tensor]:
-        """One update of G on fresh noise: make D call its samples real (plus feature matching when on)."""
-        batch = tf.shape(real)[0]
-        z = self.sample_noise(batch)
+    def generator_step(self, real: tf.Tensor, labels: tf.Tensor | None = None, fake: tf.Tensor | None = None,
+                       tape: tf.GradientTape | None = None) -> dict[str, tf.Tensor]:
+        """One update of G: make D call its images real (plus feature matching when on).
+
+        Without ``fake`` G makes a batch from fresh noise. With ``fake`` (``reuse_fakes``) it
+        takes the batch of this step's D update, which ``tape`` recorded G making, so G's
+        forward pass is not run twice; D judges it with its just-updated weights either way.
+        """
+        if fake is None:
+            tape = tf.GradientTape()
+            with tape:
+                fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
         out = {}
-        with tf.GradientTape() as tape:
-            fake = self._noisy(tf.cast(self.generator(z, training=True), real.dtype))
-            g_loss = self.g_loss_fn(self.discriminator(fake, training=True))
+        with tape:  # re-entering the tape goes on recording where it stopped
+            fake = self._noisy(tf.cast(fake, real.dtype))
+            fake_logits, fake_classes = self._discriminate(fake, labels)
+            g_loss = self.g_loss_fn(fake_logits)
+            extra, logs = self._class_terms(labels, fake_classes, "g")
+            g_loss += extra
+            out.update(logs)
             if self.feature_matching > 0:
                 fm = feature_matching_loss(self._features(self._noisy(real), training=True),
                                            self._features(fake, training=True))
@@ -244,20 +284,28 @@ class GAN(keras.Model):
         out["g_loss"] = g_loss
         return out
 
+    def _unpack(self, data) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """The real images of a batch and its labels (None: an unconditional GAN ignores them)."""
+        return (data[0] if isinstance(data, (tuple, list)) else data), None
+
     def train_step(self, data):
-        real = data[0] if isinstance(data, (tuple, list)) else data
-        for _ in range(self.n_critic):
-            d_out = self.discriminator_step(real)
-        for _ in range(self.g_steps):
-            g_out = self.generator_step(real)
-        self.d_loss_tracker.update_state(d_out["d_loss"])
-        self.d_real_tracker.update_state(d_out["d_real_prob"])
-        self.d_fake_tracker.update_state(d_out["d_fake_prob"])
-        self.g_loss_tracker.update_state(g_out["g_loss"])
-        if "gp" in d_out:
-            self.gp_tracker.update_state(d_out["gp"])
-        if "fm" in g_out:
-            self.fm_tracker.update_state(g_out["fm"])
+        real, labels = self._unpack(data)
+        for _ in range(self.n_critic - 1):
+            d_out = self.discriminator_step(real, labels)
+        if self.reuse_fakes:  # the last D update and the first G update share one generated batch
+            tape = tf.GradientTape()
+            with tape:
+                fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
+            d_out = self.discriminator_step(real, labels, fake=fake)
+            g_out = self.generator_step(real, labels, fake=fake, tape=tape)
+        else:
+            d_out = self.discriminator_step(real, labels)
+            g_out = self.generator_step(real, labels)
+        for _ in range(self.g_steps - 1):
+            g_out = self.generator_step(real, labels)
+        logs = {**d_out, **g_out}
+        for metric in self.metrics:
+            metric.update_state(logs[metric.name])
         return {m.name: m.result() for m in self.metrics}
 
 
@@ -340,6 +388,7 @@ def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
         n_critic=config.n_critic,
         g_steps=config.g_steps,
         feature_matching=config.feature_matching,
+        reuse_fakes=config.reuse_fakes,
         jit_compile=runtime["jit_compile"],
         steps_per_execution=runtime["steps_per_execution"],
     )

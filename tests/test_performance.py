@@ -22,6 +22,7 @@ CPU = {"device": "CPU", "gpus": [], "metal": False, "gpu": False}
 CUDA = {"device": "GPU (CUDA)", "gpus": ["/physical_device:GPU:0"], "metal": False, "gpu": True}
 TWO_CUDA = {**CUDA, "gpus": ["/physical_device:GPU:0", "/physical_device:GPU:1"]}
 METAL = {"device": "GPU (Apple Metal)", "gpus": ["/physical_device:GPU:0"], "metal": True, "gpu": True}
+CPU_BF16 = {**CPU, "cpu_bf16": True}
 
 
 def _cfg(**kw):
@@ -43,6 +44,16 @@ def test_runtime_choice_per_device():
     assert metal["mixed_precision"] == "float32"
     forced = devices.choose_runtime(_cfg(mixed_precision="off", jit_compile=False, distribute="off"), TWO_CUDA)
     assert (forced["mixed_precision"], forced["jit_compile"], forced["distribute"]) == ("float32", False, "default")
+
+
+def test_cpu_with_native_bfloat16_computes_in_bfloat16():
+    bf16 = devices.choose_runtime(_cfg(), CPU_BF16)
+    assert bf16["mixed_precision"] == "mixed_bfloat16" and "AVX512_BF16" in bf16["reasons"]["mixed_precision"]
+    assert devices.choose_runtime(_cfg(mixed_precision="off"), CPU_BF16)["mixed_precision"] == "float32"
+    assert "no native bfloat16" in devices.choose_runtime(_cfg(), CPU)["reasons"]["mixed_precision"]
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    assert devices.cpu_has_native_bf16() == ("avx512_bf16" in flags or "amx_bf16" in flags)
+    assert devices.describe()["cpu_bf16"] == devices.cpu_has_native_bf16()
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
@@ -146,6 +157,7 @@ def test_flop_count_by_hand():
     up = keras.Sequential([keras.Input((2, 2, 4)), keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same")])
     assert layer_flops(up) == 2 * 2 * 2 * 4 * 16 * 3
     assert step_flops(model, up, batch=2) == 2 * (4 * layer_flops(model) + 9 * layer_flops(up))
+    assert step_flops(model, up, batch=2, reuse_fakes=True) == 2 * (3 * layer_flops(model) + 9 * layer_flops(up))
 
 
 def test_bench_writes_ratios(tmp_path):
@@ -154,7 +166,11 @@ def test_bench_writes_ratios(tmp_path):
     result = run_bench(models=("dcgan_28",), batch=8, steps=1, repeats=1, out_dir=tmp_path, features=False,
                        compare_xla=False)
     row = result["models"][0]["rows"]
-    assert set(row) == {"plain loop", "kit (default fast path)"}
+    assert set(row) == {"plain loop", "kit (default fast path)", "kit, fresh G batch", "kit, float32"}
     assert row["plain loop"]["ratio_vs_plain"]["median"] == 1.0
     assert all(r["fraction_of_matmul"] > 0 for r in row.values())
+    # the default shares one generated batch between the D and G updates: one G forward pass less
+    assert row["kit (default fast path)"]["step_gflop"] < row["kit, fresh G batch"]["step_gflop"]
+    assert row["kit, fresh G batch"]["step_gflop"] == row["plain loop"]["step_gflop"]
+    assert row["kit (default fast path)"]["fit_overhead_s"]["median"] >= 0
     assert (tmp_path / "bench.json").exists() and "x plain" in format_table(result)
