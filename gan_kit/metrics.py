@@ -1270,6 +1270,7 @@ def evaluate(
     data_dir: str | os.PathLike | None = None,
     cache_dir: str | os.PathLike | None = None,
     batch_size: int = 250,
+    generator: Any = None,
 ) -> dict[str, Any]:
     """Evaluate a run's saved generator against its dataset and write ``metrics.json`` into the run folder.
 
@@ -1287,6 +1288,8 @@ def evaluate(
         data_dir: where to look for the dataset first.
         cache_dir: cache root.
         batch_size: generated images per batch.
+        generator: the noise -> images model to evaluate (default: the run's ``generator.keras``;
+            ``gan_kit.vae.evaluate`` passes a VAE run's decoder).
 
     Returns:
         The metrics dict that was written (with ``extractor``, ``samples``, ``seed``, ``split``,
@@ -1305,7 +1308,7 @@ def evaluate(
         config.dataset, extractor, split=split, max_examples=int(real_samples or n), image_size=config.image_size,
         channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
     )
-    generator = load_generator(run_folder)
+    generator = generator if generator is not None else load_generator(run_folder)
     result = evaluate_images(reference, generated_batches(generator, n, config.latent_dim, seed, batch_size),
                              extractor, seed=seed)
     result.update(samples=n, seed=seed, split=split, dataset=config.dataset,

@@ -368,6 +368,30 @@ def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset,
     )
 
 
+def seed_and_batches(config: Config, dataset: tf.data.Dataset | None = None,
+                     start_epoch: int = 0) -> tuple[tf.data.Dataset, int | None]:
+    """Seed Keras/TensorFlow (and switch on op determinism) as the config says; the training batches and steps
+    per epoch: the config's from ``start_epoch`` on, or ``dataset`` (repeated when ``steps_per_epoch`` is set)."""
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    steps = config.steps_per_epoch
+    if dataset is None:
+        dataset, steps = make_dataset(config, start_epoch)
+    elif steps is not None:
+        dataset = dataset.repeat()
+    return dataset, steps
+
+
+def save_progress_gif(run_dir: Path) -> None:
+    """``progress.gif`` from the run's sample grids, when there are any."""
+    frames = runs.sample_paths(run_dir)
+    if frames:
+        from .plotting import save_gif
+
+        save_gif(frames, run_dir / runs.GIF_FILE)
+
+
 def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
     """Compile ``gan`` with the config's optimizers, loss and tricks and the runtime's fast path."""
     optimizers = [
@@ -498,19 +522,11 @@ def train(
         config = _resume_config(run_dir, config)
     elif not isinstance(config, Config):
         raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-
     start_epoch = 0
     state = checkpoints.read_state(run_dir) if resume is not None else None
     if state is not None:
         start_epoch = int(state["epoch"])
-    steps = config.steps_per_epoch
-    if dataset is None:
-        dataset, steps = make_dataset(config, start_epoch)
-    elif steps is not None:
-        dataset = dataset.repeat()
+    dataset, steps = seed_and_batches(config, dataset, start_epoch)
     if resume is None:
         run_dir = runs.create_run_dir(config.output_dir, config.name)
         config.to_json(run_dir / runs.CONFIG_FILE)
@@ -565,11 +581,7 @@ def train(
     else:
         cbs.save_models(gan, run_dir)
         runs.write_status(run_dir, "finished", epochs=epochs_done)
-    frames = runs.sample_paths(run_dir)
-    if frames:
-        from .plotting import save_gif
-
-        save_gif(frames, run_dir / runs.GIF_FILE)
+    save_progress_gif(run_dir)
     return Run(
         path=run_dir,
         config=config,

@@ -588,7 +588,7 @@ def train_vae(
         ResumeError, TypeError, ValueError, ConfigError, DatasetNotFoundError, DatasetError, RunFolderError.
     """
     from . import devices
-    from .training import fixed_noise, make_dataset
+    from .training import fixed_noise, save_progress_gif, seed_and_batches
 
     if resume is not None:
         raise ResumeError(f"VAE runs cannot be resumed ({resume}): they keep no training state. "
@@ -599,15 +599,7 @@ def train_vae(
         raise ValueError(f"train_vae() needs config.model='vae'. Received: model={config.model!r}.")
     if config.conditional:
         raise ValueError("The VAE is unconditional. Received: conditional=True; set conditional=False.")
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(config.seed)
-
-    steps = config.steps_per_epoch
-    if dataset is None:
-        dataset, steps = make_dataset(config)
-    elif steps is not None:
-        dataset = dataset.repeat()
+    dataset, steps = seed_and_batches(config, dataset)
     run_dir = runs.create_run_dir(config.output_dir, config.name)
     config.to_json(run_dir / runs.CONFIG_FILE)
     runs.write_status(run_dir, "running", epoch=0)
@@ -652,11 +644,7 @@ def train_vae(
         runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}",
                           epoch=len(history_cb.history.get("epoch", [])))
         raise
-    frames = runs.sample_paths(run_dir)
-    if frames:
-        from .plotting import save_gif
-
-        save_gif(frames, run_dir / runs.GIF_FILE)
+    save_progress_gif(run_dir)
     return VAERun(
         path=run_dir,
         config=config,
@@ -670,45 +658,15 @@ def train_vae(
     )
 
 
-def evaluate(
-    run_folder: str | os.PathLike,
-    *,
-    extractor: Any = None,
-    samples: int | None = None,
-    seed: int = 0,
-    split: str = "test",
-    real_samples: int | None = None,
-    data_dir: str | os.PathLike | None = None,
-    cache_dir: str | os.PathLike | None = None,
-    batch_size: int = 250,
-) -> dict[str, Any]:
+def evaluate(run_folder: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
     """``gan_kit.metrics.evaluate`` for a VAE run: the saved decoder on seeded prior noise is the generator.
 
-    Same arguments, same ``metrics.json`` (written into the run folder), so GAN and VAE
+    Same keyword arguments, same ``metrics.json`` (written into the run folder), so GAN and VAE
     numbers in one report come from the same extractor, reference statistics and sample count.
     """
     from . import metrics
 
-    run_folder = Path(run_folder)
-    config = runs.read_config(run_folder)
-    if not isinstance(extractor, metrics.FeatureExtractor):
-        extractor = metrics.get_extractor(extractor or config.metrics_extractor, dataset=config.dataset,
-                                          profile=config.profile, cache_dir=cache_dir, data_dir=data_dir)
-    n = int(samples or config.metrics_samples)
-    start = time.perf_counter()
-    reference = metrics.reference_statistics(
-        config.dataset, extractor, split=split, max_examples=int(real_samples or n), image_size=config.image_size,
-        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
-    )
-    decoder = load_decoder(run_folder)
-    result = metrics.evaluate_images(
-        reference, metrics.generated_batches(decoder, n, config.latent_dim, seed, batch_size), extractor, seed=seed)
-    result.update(samples=n, seed=seed, split=split, dataset=config.dataset,
-                  seconds=round(time.perf_counter() - start, 2))
-    if isinstance(extractor, metrics.ClassifierExtractor):
-        result["classifier_test_accuracy"] = extractor.test_accuracy
-    runs.write_json(run_folder / metrics.METRICS_FILE, result)
-    return result
+    return metrics.evaluate(run_folder, generator=load_decoder(run_folder), **kwargs)
 
 
 __all__ = [
