@@ -274,14 +274,14 @@ def format_table(result: dict[str, Any]) -> str:
     """The benchmark as a plain-text table of ratios and fractions."""
     lines = [f"device: {result['device']['device']}   matmul reference: {result['matmul_gflops']:.0f} GFLOP/s",
              f"{'model':18s} {'variant':26s} {'img/s':>8s} {'x plain (median [min-max])':>28s} "
-             f"{'GFLOP/s':>8s} {'% matmul':>9s} {'fit() start+end s':>18s}"]
+             f"{'GFLOP/s':>8s} {'% f32 matmul':>13s} {'fit() start+end s':>18s}"]
     for model in result["models"]:
         for label, row in model["rows"].items():
             r = row["ratio_vs_plain"]
             lines.append(
                 f"{model['model']:18s} {label:26s} {row['images_per_s']['median']:8.1f} "
                 f"{r['median']:10.2f} [{r['min']:.2f}-{r['max']:.2f}]{'':7s} {row['gflops']:8.1f} "
-                f"{100 * row['fraction_of_matmul']:8.0f}% "
+                f"{100 * row['fraction_of_matmul']:12.0f}% "
                 f"{row['fit_overhead_s']['median'] if row['fit_overhead_s'] else 0.0:18.2f}"
             )
     s = result["sampling"]
