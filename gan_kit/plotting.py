@@ -61,11 +61,16 @@ def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int | No
     return runs.atomic_write_bytes(path, buffer.getvalue())
 
 
+def _draw_grid(ax, grid: np.ndarray) -> None:
+    """Draw an ``image_grid`` on ``ax``: grayscale with the gray colour map, RGB as it is."""
+    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+
+
 def show_images(images: np.ndarray, title: str | None = None, ncols: int | None = None, size: float = 4.0):
     """A matplotlib figure of an image grid."""
     grid = image_grid(images, ncols)
     fig, ax = plt.subplots(figsize=(size, size * grid.shape[0] / grid.shape[1]))
-    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+    _draw_grid(ax, grid)
     ax.axis("off")
     if title:
         ax.set_title(title)
@@ -214,7 +219,7 @@ def show_class_grid(images: np.ndarray, class_names: Sequence[str], title: str |
     grid = image_grid(arr, cols, pad)
     h = arr.shape[1]
     fig, ax = plt.subplots(figsize=(size * cols + 1.5, size * rows + (0.4 if title else 0.1)))
-    ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+    _draw_grid(ax, grid)
     ax.set_yticks([pad + r * (h + pad) + h / 2 for r in range(rows)])
     ax.set_yticklabels([str(n) for n in class_names])
     ax.set_xticks([])
@@ -534,7 +539,7 @@ def plot_side_by_side(histories: Mapping[str, Mapping[str, Sequence[float]] | st
             plot_ring(arr, (coverage or {}).get(label), title=label, ax=ax)
         else:
             grid = image_grid(arr)
-            ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+            _draw_grid(ax, grid)
             ax.set_title(label)
             ax.axis("off")
         ax.title.set_color(colors.get(label, "black"))
@@ -566,7 +571,7 @@ def show_image_groups(groups: Mapping[str, np.ndarray], title: str | None = None
                              squeeze=False)
     for ax, (label, images) in zip(axes[0], groups.items()):
         grid = image_grid(images, ncols)
-        ax.imshow(grid[..., 0] if grid.shape[-1] == 1 else grid, cmap="gray" if grid.shape[-1] == 1 else None)
+        _draw_grid(ax, grid)
         ax.set_title(label)
         ax.axis("off")
     if title:

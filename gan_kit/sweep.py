@@ -28,6 +28,7 @@ import os
 import random
 import shutil
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -334,7 +335,8 @@ def sweep(
     if unknown:
         raise ConfigError(f"Unknown grid key(s) {unknown}: every grid key must be a Config field (or fields joined "
                           f"by '+' that take the same value). Valid fields: {sorted(known)}.")
-    repeated = sorted({f for k in keys for f in _key_fields(k) if sum(f in _key_fields(j) for j in keys) > 1})
+    counts = Counter(f for k in keys for f in set(_key_fields(k)))
+    repeated = sorted(f for f, n in counts.items() if n > 1)
     if repeated:
         raise ConfigError(f"Grid field(s) {repeated} appear in more than one grid key: each field is swept once.")
     reserved = [k for k in keys if any(part in _IDENTITY_EXCLUDED for part in _key_fields(k))]
@@ -373,11 +375,11 @@ def sweep(
     records = {r.get("run_name"): r for r in previous.get("points", []) if isinstance(r, dict)}
     reusable = _reusable_runs(reuse, exclude=folder)
     items = []
-    for i, (point, config) in enumerate(zip(points, configs)):
+    for i, (point, config, run_hash) in enumerate(zip(points, configs, seen)):  # seen: the run hashes, in order
         record = records.get(config.name) or {}
         record.update(label=point_label(point), point=point, run_name=config.name)
         record.pop("resume_failed", None)
-        items.append(_Point(i, point, config, record, reusable.get(_hash(_identity(config)))))
+        items.append(_Point(i, point, config, record, reusable.get(run_hash)))
     state = {"name": sweep_name, "base": base.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
              "random_subset": random_subset, "seed": seed, "retries": retries, "parallel": parallel}
 

@@ -259,9 +259,7 @@ class GAN(keras.Model):
         forward pass is not run twice; D judges it with its just-updated weights either way.
         """
         if fake is None:
-            tape = tf.GradientTape()
-            with tape:
-                fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
+            fake, tape = self._recorded_fake(real, labels)
         out = {}
         with tape:  # re-entering the tape goes on recording where it stopped
             fake = self._noisy(tf.cast(fake, real.dtype))
@@ -284,6 +282,13 @@ class GAN(keras.Model):
         out["g_loss"] = g_loss
         return out
 
+    def _recorded_fake(self, real: tf.Tensor, labels: tf.Tensor | None) -> tuple[tf.Tensor, tf.GradientTape]:
+        """A batch G makes from fresh noise (as many images as ``real``) and the tape that recorded it."""
+        tape = tf.GradientTape()
+        with tape:
+            fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
+        return fake, tape
+
     def _unpack(self, data) -> tuple[tf.Tensor, tf.Tensor | None]:
         """The real images of a batch and its labels (None: an unconditional GAN ignores them)."""
         return (data[0] if isinstance(data, (tuple, list)) else data), None
@@ -293,9 +298,7 @@ class GAN(keras.Model):
         for _ in range(self.n_critic - 1):
             d_out = self.discriminator_step(real, labels)
         if self.reuse_fakes:  # the last D update and the first G update share one generated batch
-            tape = tf.GradientTape()
-            with tape:
-                fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
+            fake, tape = self._recorded_fake(real, labels)
             d_out = self.discriminator_step(real, labels, fake=fake)
             g_out = self.generator_step(real, labels, fake=fake, tape=tape)
         else:
