@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .fileio import atomic_write_text
+
 PROFILES = ("smoke", "quick", "full", "auto")
 DATASET_NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "digits", "image_folder")
 LOSS_NAMES = ("minimax", "bce", "hinge", "wasserstein", "least_squares")
@@ -121,8 +123,6 @@ class Config:
         """JSON text of the config; also written to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=2, sort_keys=True)
         if path is not None:
-            from .runs import atomic_write_text
-
             atomic_write_text(Path(path), text + "\n")
         return text
 

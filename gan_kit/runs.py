@@ -1,101 +1,115 @@
-"""Run folders: layout, atomic writes, listing and loading runs.
+"""Run folders: every file name inside one, creating, listing, finding and loading runs.
 
 This module alone knows the layout of ``outputs/runs/<name>-<timestamp>/``::
 
-    config.json  history.csv  samples/epoch_0001.png ...  progress.gif
-    generator.keras  discriminator.keras  status.json
+    config.json  status.json  runtime.json  history.csv  diagnostics.json  metrics.json
+    samples/epoch_0000.png ...  progress.gif  tensorboard/  wandb/
+    generator.keras  generator_ema.keras  discriminator.keras        (GAN runs)
+    encoder.keras  decoder.keras  reconstructions.png  latent_scatter.png   (VAE runs)
+    interpolations.png  metrics_per_class.json
+    checkpoints/state.json  checkpoints/epoch_0003.weights.h5  checkpoints/fixed_noise.npy
+
+and of the folders that group runs: a sweep folder (``sweep.json`` beside its run folders) and
+a lab folder (``lab.json``, ``runs/``, ``report/``). Everything else asks for a name here.
+Nothing here imports TensorFlow; ``load_model`` imports Keras when it is called.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
-import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import Config
+from .fileio import RunFolderError, atomic_write_bytes, atomic_write_text, read_json, write_json
+
+# ----------------------------------------------------------------- file names inside a run folder
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
 STATUS_FILE = "status.json"
+RUNTIME_FILE = "runtime.json"
+METRICS_FILE = "metrics.json"
+PER_CLASS_FILE = "metrics_per_class.json"
+DIAGNOSTICS_FILE = "diagnostics.json"
 SAMPLES_DIR = "samples"
 GIF_FILE = "progress.gif"
+TENSORBOARD_DIR = "tensorboard"
+WANDB_DIR = "wandb"
 GENERATOR_FILE = "generator.keras"
 EMA_GENERATOR_FILE = "generator_ema.keras"
 DISCRIMINATOR_FILE = "discriminator.keras"
+ENCODER_FILE = "encoder.keras"
+DECODER_FILE = "decoder.keras"
+RECONSTRUCTIONS_FILE = "reconstructions.png"
+INTERPOLATIONS_FILE = "interpolations.png"
+LATENT_SCATTER_FILE = "latent_scatter.png"
 CHECKPOINT_DIR = "checkpoints"
-RUNTIME_FILE = "runtime.json"
+STATE_FILE = "state.json"  # inside checkpoints/
+NOISE_FILE = "fixed_noise.npy"  # inside checkpoints/
+# ----------------------------------------------------------------- folders that group runs
+SWEEP_FILE = "sweep.json"
+LAB_FILE = "lab.json"
+LAB_RUNS_DIR = "runs"
+LAB_REPORT_DIR = "report"
+
+STATES = ("running", "finished", "diverged", "failed", "stopped")
+"""Run states: training (or killed while training), done, stopped on a NaN/Inf, raised, interrupted."""
+DONE_STATES = ("finished", "diverged")
+"""States that count as done: a sweep or lab does not train these again (a diverged run is a result)."""
+
+__all__ = [
+    "CONFIG_FILE",
+    "DONE_STATES",
+    "HISTORY_FILE",
+    "METRICS_FILE",
+    "STATES",
+    "STATUS_FILE",
+    "Run",
+    "RunFolderError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "checkpoint_path",
+    "create_run_dir",
+    "find_runs",
+    "list_runs",
+    "load_generator",
+    "load_history",
+    "load_model",
+    "read_config",
+    "read_json",
+    "read_state",
+    "read_status",
+    "sample_path",
+    "sample_paths",
+    "truncate_history",
+    "write_history",
+    "write_json",
+    "write_status",
+]
 
 
-class RunFolderError(OSError):
-    """A run folder cannot be created, written or read."""
+def sample_path(run_dir: str | os.PathLike, epoch: int) -> Path:
+    """Where the fixed-noise grid after ``epoch`` epochs goes (epoch 0: before training)."""
+    return Path(run_dir) / SAMPLES_DIR / f"epoch_{int(epoch):04d}.png"
 
 
-def _umask() -> int:
-    """The process umask (read by setting and restoring it)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def sample_paths(run_dir: str | os.PathLike) -> list[Path]:
+    """Saved fixed-noise grids of a run, in epoch order."""
+    return sorted((Path(run_dir) / SAMPLES_DIR).glob("epoch_*.png"))
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file and a rename, so a kill leaves the old file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
+def checkpoint_path(run_dir: str | os.PathLike, name: str = "") -> Path:
+    """A file in the run's ``checkpoints/`` folder (the folder itself for ``name=""``)."""
+    return Path(run_dir) / CHECKPOINT_DIR / name if name else Path(run_dir) / CHECKPOINT_DIR
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: str | os.PathLike, value: Any) -> Path:
-    """Atomically write ``value`` as indented JSON (NaN/Inf written as null)."""
-    return atomic_write_text(path, json.dumps(_json_safe(value), indent=2, sort_keys=True) + "\n")
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file, raising ``RunFolderError`` naming the file when it is missing or corrupt."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise RunFolderError(f"{path} does not exist.") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunFolderError(f"{path} cannot be read as JSON ({exc}).") from exc
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _json_safe(value.item())
-    return value
-
-
+# ----------------------------------------------------------------- creating and writing
 def create_run_dir(output_dir: str | os.PathLike, name: str, *, timestamp: str | None = None) -> Path:
     """Create a new, empty run folder ``<output_dir>/<name>-<timestamp>``; never reuses an existing one.
 
@@ -139,11 +153,19 @@ def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[flo
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, (int,)) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return repr(float(value))
 
 
+def write_status(run_dir: str | os.PathLike, state: str, **details: Any) -> Path:
+    """Record the run's state (one of ``STATES``) with details."""
+    if state not in STATES:
+        raise ValueError(f"Unknown run state {state!r}. Expected one of {list(STATES)}.")
+    return write_json(Path(run_dir) / STATUS_FILE, {"state": state, "time": time.time(), **details})
+
+
+# ----------------------------------------------------------------- reading
 def load_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
     """History columns of a run as lists of floats (empty dict when the run has none yet)."""
     path = Path(run_dir) / HISTORY_FILE
@@ -172,16 +194,9 @@ def truncate_history(run_dir: str | os.PathLike, epochs: int) -> dict[str, list[
     return kept
 
 
-def read_config(run_dir: str | os.PathLike):
+def read_config(run_dir: str | os.PathLike) -> Config:
     """The ``Config`` a run was made with."""
-    from .config import Config
-
     return Config.from_dict(read_json(Path(run_dir) / CONFIG_FILE))
-
-
-def write_status(run_dir: str | os.PathLike, state: str, **details: Any) -> Path:
-    """Record the run's state (``running``, ``finished``, ``failed``, ``diverged``) with details."""
-    return write_json(Path(run_dir) / STATUS_FILE, {"state": state, "time": time.time(), **details})
 
 
 def read_status(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -190,33 +205,164 @@ def read_status(run_dir: str | os.PathLike) -> dict[str, Any]:
     return read_json(path) if path.exists() else {"state": "unknown"}
 
 
-def sample_paths(run_dir: str | os.PathLike) -> list[Path]:
-    """Saved fixed-noise grids of a run, in epoch order."""
-    return sorted((Path(run_dir) / SAMPLES_DIR).glob("epoch_*.png"))
+def read_state(run_dir: str | os.PathLike) -> str:
+    """Only the state string of ``read_status`` (``"unknown"`` when the status file is missing or unreadable)."""
+    try:
+        return str(read_status(run_dir).get("state", "unknown"))
+    except RunFolderError:
+        return "unknown"
 
 
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's ``metrics.json``, or None when it has none (an unreadable file raises ``RunFolderError``)."""
+    path = Path(run_dir) / METRICS_FILE
+    return read_json(path) if path.is_file() else None
+
+
+def read_per_class(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The per-class table saved in a run folder's ``metrics_per_class.json``."""
+    return list(read_json(Path(run_dir) / PER_CLASS_FILE)["table"])
+
+
+def is_run(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a run folder (it holds a ``config.json``)."""
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+# ----------------------------------------------------------------- listing and finding
 def list_runs(output_dir: str | os.PathLike = "outputs/runs") -> list[Path]:
-    """Run folders (those holding a config.json) under ``output_dir``, oldest first."""
+    """Run folders (those holding a config.json) directly under ``output_dir``, oldest first."""
     root = Path(output_dir)
     if not root.is_dir():
         return []
-    runs = [p for p in root.iterdir() if (p / CONFIG_FILE).is_file()]
-    return sorted(runs, key=lambda p: (p.stat().st_mtime, p.name))
+    found = [p for p in root.iterdir() if is_run(p)]
+    return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-__all__ = [
-    "RunFolderError",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "create_run_dir",
-    "list_runs",
-    "load_history",
-    "read_config",
-    "read_json",
-    "read_status",
-    "sample_paths",
-    "truncate_history",
-    "write_history",
-    "write_json",
-    "write_status",
-]
+def config_identity(config: Config | Mapping[str, Any], ignore: Iterable[str] = ("name", "output_dir")
+                    ) -> dict[str, Any]:
+    """The config's fields without the ``ignore``d ones: what makes two runs the same experiment."""
+    values = config.to_dict() if isinstance(config, Config) else dict(config)
+    skip = set(ignore)
+    return {k: v for k, v in values.items() if k not in skip}
+
+
+def find_runs(
+    folders: str | os.PathLike | Iterable[str | os.PathLike],
+    *,
+    name: str | None = None,
+    config: Config | None = None,
+    ignore: Iterable[str] = ("name", "output_dir"),
+    states: Sequence[str] | None = None,
+    where: Callable[[Path], bool] | None = None,
+) -> list[Path]:
+    """Run folders under ``folders`` that match, oldest first.
+
+    Args:
+        folders: one folder of run folders, or several.
+        name: keep runs whose config ``name`` is this (the folder is ``<name>-<timestamp>``).
+        config: keep runs made with this config, the ``ignore``d fields aside.
+        ignore: config fields that do not make two runs different.
+        states: keep runs in one of these states (``read_state``).
+        where: any further test on the folder.
+    """
+    roots = [folders] if isinstance(folders, (str, os.PathLike)) else list(folders)
+    wanted = config_identity(config, ignore) if config is not None else None
+    found: list[Path] = []
+    for root in roots:
+        for path in list_runs(root):
+            if name is not None and not path.name.startswith(f"{name}-"):
+                continue
+            if name is not None or wanted is not None:
+                try:
+                    saved = read_json(path / CONFIG_FILE)
+                except RunFolderError:
+                    continue  # an unreadable or foreign folder is simply not a match
+                if name is not None and saved.get("name") != name:
+                    continue
+                if wanted is not None:
+                    try:
+                        if config_identity(Config.from_dict(saved), ignore) != wanted:
+                            continue
+                    except ValueError:
+                        continue
+            if states is not None and read_state(path) not in states:
+                continue
+            if where is not None and not where(path):
+                continue
+            found.append(path)
+    return found
+
+
+# ----------------------------------------------------------------- runs in memory
+@dataclass
+class Run:
+    """A finished (or stopped) training run: its folder, config, history and, when trained here, its models.
+
+    Attributes:
+        path: the run folder.
+        config: the config it was made with.
+        history: the ``history.csv`` columns.
+        generator: the model that makes samples from noise (a GAN's generator or EMA copy, a VAE's decoder).
+        discriminator: a GAN's discriminator (None for a VAE).
+        model: the trained ``keras.Model`` (a ``GAN``, ``ConditionalGAN``, ``VAE`` or ``StepModel``).
+        status: the run's final state.
+    """
+
+    path: Path
+    config: Config
+    history: dict[str, list[float]] = field(default_factory=dict)
+    generator: Any = None
+    discriminator: Any = None
+    model: Any = None
+    status: str = "finished"
+
+    @property
+    def gan(self) -> Any:
+        """The trained model under its older name (``model``)."""
+        return self.model
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike) -> Run:
+        """A run read back from its folder, with its saved generator (None when it has not saved one)."""
+        path = Path(run_dir)
+        config = read_config(path)
+        try:
+            generator = load_generator(path)
+        except FileNotFoundError:
+            generator = None
+        return cls(path=path, config=config, history=load_history(path), generator=generator,
+                   status=read_state(path))
+
+    def sample(self, n: int = 64, seed: int = 0) -> Any:
+        """``n`` generated images in [-1, 1] (a NumPy array) from seeded noise."""
+        import numpy as np
+
+        if self.generator is None:
+            raise ValueError(f"This Run has no generator in memory and {self.path} has no saved one yet.")
+        z = np.random.default_rng(seed).standard_normal((n, self.config.latent_dim)).astype(np.float32)
+        out = self.generator(z, training=False)
+        return np.asarray(out.numpy() if hasattr(out, "numpy") else out, np.float32)
+
+
+def load_model(path: str | os.PathLike) -> Any:
+    """A saved ``.keras`` model, loaded with Keras' safe mode (Keras is imported here, when needed).
+
+    Raises:
+        FileNotFoundError: when the file does not exist, saying the run has not saved it yet.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: the run has not saved it yet (not finished, or another "
+                                "kind of run).")
+    import keras
+
+    return keras.models.load_model(path, safe_mode=True, compile=False)
+
+
+def load_generator(run_dir: str | os.PathLike) -> Any:
+    """The model that makes a run's samples from noise: ``generator.keras``, or a VAE run's ``decoder.keras``."""
+    run_dir = Path(run_dir)
+    if not (run_dir / GENERATOR_FILE).exists() and (run_dir / DECODER_FILE).exists():
+        return load_model(run_dir / DECODER_FILE)
+    return load_model(run_dir / GENERATOR_FILE)
