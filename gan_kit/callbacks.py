@@ -1,4 +1,8 @@
-"""Keras callbacks that each do one thing and write only inside the run folder they are given."""
+"""Keras callbacks that each do one thing and write only inside the run folder they are given.
+
+Training-health diagnostics, FID/KID during training and fixed-noise grids are here; the
+TensorBoard and W&B loggers are in ``gan_kit.tracking`` (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,32 @@ import math
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
 
-from . import plotting, runs
+from . import diagnostics, runs
+from .images import save_image_grid
+from .metrics import maths
+from .tracking import TensorBoardLogger, WandbLogger
+from .tracking import diverged as _diverged
+
+__all__ = [
+    "DiagnosticsCallback",
+    "DivergenceGuard",
+    "EpochTimer",
+    "HistoryWriter",
+    "InstanceNoiseSchedule",
+    "MetricsCallback",
+    "ModelCheckpoints",
+    "SampleGrid",
+    "TensorBoardLogger",
+    "WandbLogger",
+    "instance_noise_std",
+    "metrics_callback",
+    "save_models",
+]
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -47,10 +72,6 @@ class DivergenceGuard(keras.callbacks.Callback):
                       "training stopped, the run is marked diverged and keeps its last good checkpoint. "
                       "Try a lower learning rate, label smoothing, or gradient penalty.")
                 return
-
-
-def _diverged(model) -> bool:
-    return getattr(model, "diverged", None) is not None
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -125,11 +146,11 @@ class SampleGrid(keras.callbacks.Callback):
             images = generator(self.noise, training=False)
         images = keras.ops.convert_to_numpy(images)
         ncols = int(math.ceil(math.sqrt(len(self.noise))))
-        plotting.save_image_grid(images, self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch:04d}.png", ncols)
+        save_image_grid(images, runs.sample_path(self.run_dir, epoch), ncols)
 
     def on_train_begin(self, logs=None):
         self._last_epoch = self.params.get("epochs", 0)
-        if not (self.run_dir / runs.SAMPLES_DIR / "epoch_0000.png").exists():
+        if not runs.sample_path(self.run_dir, 0).exists():
             self._save(0)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -190,30 +211,12 @@ class ModelCheckpoints(keras.callbacks.Callback):
 
 def save_models(gan, run_dir: str | os.PathLike) -> None:
     """Write ``generator.keras`` and ``discriminator.keras`` through temp files and renames."""
-    run_dir = Path(run_dir)
-    models = [(gan.generator, runs.GENERATOR_FILE), (gan.discriminator, runs.DISCRIMINATOR_FILE)]
+    models = {runs.GENERATOR_FILE: gan.generator, runs.DISCRIMINATOR_FILE: gan.discriminator}
     if getattr(gan, "ema_generator", None) is not None:
-        models.append((gan.ema_generator, runs.EMA_GENERATOR_FILE))
-    for model, name in models:
-        tmp = run_dir / f".{name}.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, run_dir / name)
+        models[runs.EMA_GENERATOR_FILE] = gan.ema_generator
+    runs.save_keras(run_dir, models)
 
 
-__all__ = [
-    "DiagnosticsCallback",
-    "DivergenceGuard",
-    "EpochTimer",
-    "HistoryWriter",
-    "InstanceNoiseSchedule",
-    "MetricsCallback",
-    "ModelCheckpoints",
-    "SampleGrid",
-    "TensorBoardLogger",
-    "WandbLogger",
-    "instance_noise_std",
-    "save_models",
-]
 
 
 class MetricsCallback(keras.callbacks.Callback):
@@ -223,7 +226,7 @@ class MetricsCallback(keras.callbacks.Callback):
     a fixed ``gan_kit.metrics.ReferenceStats``, so the numbers are comparable across epochs.
     Place it before ``HistoryWriter`` so the values land in ``history.csv`` (other epochs
     get NaN). The last epoch is always evaluated. Build it from a config with
-    ``gan_kit.metrics.metrics_callback(config)``.
+    ``metrics_callback(config)``.
 
     Example:
         >>> ext = metrics.get_extractor("classifier", dataset="fashion_mnist")
@@ -263,15 +266,14 @@ class MetricsCallback(keras.callbacks.Callback):
         last = epoch + 1 == self.params.get("epochs")
         if logs is None or ((epoch + 1) % self.every != 0 and not last):
             return
-        from . import metrics
+        from .metrics.batches import generated_batches
 
         generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
-        batches = metrics.generated_batches(generator, self.samples, seed=self.seed, batch_size=self.batch_size)
+        batches = generated_batches(generator, self.samples, seed=self.seed, batch_size=self.batch_size)
         fake = self.extractor.features(batches)
-        logs["fid"] = metrics.frechet_distance(self.reference.mu, self.reference.sigma,
-                                                *metrics.feature_statistics(fake))
-        logs["kid"], _ = metrics.kid_from_features(self.reference.features, fake, subsets=self.kid_subsets,
-                                                   subset_size=1000, seed=self.seed)
+        logs["fid"] = maths.frechet_distance(self.reference.mu, self.reference.sigma, *maths.feature_statistics(fake))
+        logs["kid"], _ = maths.kid_from_features(self.reference.features, fake, subsets=self.kid_subsets,
+                                                 subset_size=1000, seed=self.seed)
 
 
 class DiagnosticsCallback(keras.callbacks.Callback):
@@ -321,8 +323,6 @@ class DiagnosticsCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ setup
     def on_train_begin(self, logs=None):
-        from . import diagnostics
-
         self._history = runs.load_history(self.run_dir)
         done = len(self._history.get("epoch", []))
         previous = diagnostics.read(self.run_dir)
@@ -366,8 +366,6 @@ class DiagnosticsCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ per epoch
     def _measure(self, epoch: int) -> None:
-        from . import diagnostics
-
         images = self._generate()
         features, probs = self._features(images)
         self.series["epoch"].append(epoch)
@@ -375,14 +373,10 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         self.series["sample_change"].append(diagnostics.sample_change(self._previous, images))
         self._previous = images
         if probs is not None and getattr(self, "_real_probs", None) is not None:
-            from .metrics import mode_coverage
-
-            coverage = mode_coverage(probs, self._real_probs, self.extractor.num_classes)
+            coverage = maths.mode_coverage(probs, self._real_probs, self.extractor.num_classes)
             self.series["classes_covered"].append(coverage["classes_covered"])
 
     def on_epoch_end(self, epoch, logs=None):
-        from . import diagnostics
-
         if _diverged(self.model):
             self._record_divergence()
             return
@@ -416,8 +410,6 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         self._printed.add(finding.code)
 
     def _record_divergence(self) -> None:
-        from . import diagnostics
-
         if self._recorded_divergence:
             return
         guard = getattr(self.model, "diverged", None)
@@ -429,8 +421,6 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         self._write(len(self._history.get("epoch", [])))
 
     def _write(self, epoch: int) -> None:
-        from . import diagnostics
-
         diagnostics.write(self.run_dir, self.findings, self.series, active=sorted(self._active), epoch=epoch)
 
     def on_train_end(self, logs=None):
@@ -455,165 +445,20 @@ def _first_images(source, n: int) -> np.ndarray:
     return np.concatenate(chunks)[:n]
 
 
-TENSORBOARD_DIR = "tensorboard"
+def metrics_callback(config: Any, *, data_dir: str | os.PathLike | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> MetricsCallback:
+    """The ``MetricsCallback`` a config asks for (``metrics_every`` epochs, ``metrics_extractor``, ``metrics_samples``).
 
-
-def _summary_metadata(plugin: str):
-    """Metadata marking a summary for TensorBoard's ``scalars`` or ``images`` dashboard (plugin data version 0)."""
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = plugin
-    metadata.plugin_data.content = b""
-    return metadata
-
-
-class TensorBoardLogger(keras.callbacks.Callback):
-    """Writes each epoch's logs as TensorBoard scalars and each saved fixed-noise grid as an image.
-
-    Events go to ``<run>/tensorboard/``, so ``tensorboard --logdir outputs/runs`` shows and
-    compares every run, sample grids included. The step is the 1-based epoch, as in
-    ``history.csv`` (the grid before training is step 0). Every numeric log key becomes a
-    scalar with the same name; the grid ``SampleGrid`` saved for an epoch becomes the image
-    ``samples``, so place this callback after ``SampleGrid`` (and after callbacks that add
-    keys to the logs). It writes through TensorFlow's own summary writer with the scalar and
-    image plugins' metadata, so writing needs no ``tensorboard`` package; the viewer (and
-    the event reader ``tests/test_tracking.py`` checks the files with) is the ``tensorboard``
-    pin in requirements.txt, which TensorFlow 2.21 no longer installs by itself.
-
-    Example:
-        >>> gan.fit(data, epochs=10, callbacks=[SampleGrid(run_dir, noise, every=1), TensorBoardLogger(run_dir)])
-
-    Args:
-        run_dir: the run folder.
+    Builds (or loads) the extractor and the test-split reference statistics up front, so a
+    missing dataset or weights file fails before training starts.
     """
+    from .metrics import get_extractor, reference_statistics
 
-    def __init__(self, run_dir: str | os.PathLike):
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.log_dir = self.run_dir / TENSORBOARD_DIR
-        self._writer = None
-
-    def on_train_begin(self, logs=None):
-        import tensorflow as tf
-
-        fresh = not any(self.log_dir.glob("events.out.tfevents*"))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self._writer = tf.summary.create_file_writer(str(self.log_dir))
-        if fresh:
-            self._image(0)
-
-    def _image(self, epoch: int) -> None:
-        import struct
-
-        import tensorflow as tf
-
-        path = self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch:04d}.png"
-        if not path.exists():
-            return
-        png = path.read_bytes()
-        width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
-        with self._writer.as_default():
-            tf.summary.write("samples", tf.constant([str(width).encode(), str(height).encode(), png]), step=epoch,
-                             metadata=_summary_metadata("images"))
-
-    def on_epoch_end(self, epoch, logs=None):
-        import tensorflow as tf
-
-        if self._writer is None:
-            return
-        with self._writer.as_default():
-            for key, value in sorted((logs or {}).items()):
-                try:
-                    number = float(value)
-                except (TypeError, ValueError):
-                    continue
-                tf.summary.write(key, tf.constant(number, tf.float32), step=epoch + 1,
-                                 metadata=_summary_metadata("scalars"))
-        if not _diverged(self.model):
-            self._image(epoch + 1)
-        self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-
-def _wandb_id(name: str) -> str:
-    """A W&B run id from a run folder's name: letters, digits, ``-``, ``_`` and ``.`` only, at most 64 characters."""
-    import hashlib
-    import re
-
-    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
-    if len(clean) > 64:
-        clean = clean[:55] + "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
-    return clean
-
-
-class WandbLogger(keras.callbacks.Callback):
-    """Optional Weights & Biases logging: each epoch's logs and the fixed-noise grid, per run.
-
-    ``wandb`` is not a dependency of the kit: when it cannot be imported this callback
-    prints one line and does nothing. It runs in W&B's **offline** mode unless
-    ``$WANDB_MODE`` (or ``mode``) says otherwise, writing under ``<run>/wandb/``; upload
-    later with ``wandb sync``. The W&B run's name is the run folder's name and its id is
-    derived from it, so a resumed run continues the same W&B run. A W&B error turns logging
-    off with a message; it never stops training.
-
-    Args:
-        run_dir: the run folder.
-        config: values recorded as the W&B run's config (e.g. ``Config.to_dict()``).
-        project: the W&B project.
-        mode: ``"offline"``, ``"online"`` or ``"disabled"`` (default: ``$WANDB_MODE``, else offline).
-    """
-
-    def __init__(self, run_dir: str | os.PathLike, config: dict | None = None, project: str = "gan-kit",
-                 mode: str | None = None):
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.config = dict(config or {})
-        self.project = project
-        self.mode = mode
-        self._run = None
-        self._wandb = None
-
-    def on_train_begin(self, logs=None):
-        import importlib
-
-        try:
-            self._wandb = importlib.import_module("wandb")
-        except ImportError:
-            print("gan_kit: wandb=True but the wandb package is not installed, so this run is not logged to "
-                  "W&B (its run folder still records everything). Turn W&B on with: pip install wandb")
-            return
-        mode = self.mode or os.environ.get("WANDB_MODE") or "offline"
-        try:
-            self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=_wandb_id(self.run_dir.name),
-                                         dir=str(self.run_dir), mode=mode, config=self.config, resume="allow")
-        except Exception as exc:
-            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
-            self._run = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self._run is None:
-            return
-        data = {}
-        for key, value in (logs or {}).items():
-            try:
-                data[key] = float(value)
-            except (TypeError, ValueError):
-                continue
-        grid = self.run_dir / runs.SAMPLES_DIR / f"epoch_{epoch + 1:04d}.png"
-        if grid.exists() and not _diverged(self.model):
-            data["samples"] = self._wandb.Image(str(grid), caption=f"epoch {epoch + 1}")
-        try:
-            self._run.log(data, step=epoch + 1)
-        except Exception as exc:
-            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
-            self._run = None
-
-    def on_train_end(self, logs=None):
-        if self._run is not None:
-            self._run.finish()
-            self._run = None
+    extractor = get_extractor(config.metrics_extractor, dataset=config.dataset, profile=config.profile,
+                              cache_dir=cache_dir, data_dir=data_dir)
+    reference = reference_statistics(
+        config.dataset, extractor, split="test", max_examples=config.metrics_samples, image_size=config.image_size,
+        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
+    )
+    return MetricsCallback(reference, extractor, every=config.metrics_every, samples=config.metrics_samples,
+                           seed=config.seed)

@@ -12,6 +12,7 @@ atomically afterwards, so a kill at any moment leaves a complete, consistent pre
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -20,14 +21,49 @@ import keras
 import numpy as np
 
 from . import runs
+from .config import Config
+from .runs import NOISE_FILE, STATE_FILE
 
-STATE_FILE = "state.json"
-NOISE_FILE = "fixed_noise.npy"
 KEEP = 2  # weight files kept: the current one and the one before
+
+__all__ = ["ResumeError", "TrainingState", "fixed_noise", "fixed_noise_for", "read_state", "restore",
+           "resume_config", "save"]
+
+
+class ResumeError(ValueError):
+    """A run folder cannot be resumed (missing state, or a config that differs from the run's)."""
 
 
 def _dir(run_dir: str | os.PathLike) -> Path:
-    return Path(run_dir) / runs.CHECKPOINT_DIR
+    return runs.checkpoint_path(run_dir)
+
+
+def fixed_noise(config: Config) -> np.ndarray:
+    """The fixed latent batch used for every sample grid of a run (seeded by the config)."""
+    rng = np.random.default_rng(config.seed + 1_000_003)
+    return rng.standard_normal((config.grid_size**2, config.latent_dim)).astype(np.float32)
+
+
+def resume_config(run_dir: str | os.PathLike, config: Config | None) -> Config:
+    """The config to resume ``run_dir`` with: the run's own, or ``config`` when it differs only in ``epochs``.
+
+    Raises:
+        ResumeError: when ``run_dir`` is not a run folder, or ``config`` changes another field (all are listed).
+    """
+    run_dir = Path(run_dir)
+    if not runs.is_run(run_dir):
+        raise ResumeError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE}); pass the folder train() made.")
+    saved = runs.read_config(run_dir)
+    if config is None:
+        return saved
+    changed = {k: v for k, v in saved.diff(config).items() if k != "epochs"}
+    if changed:
+        lines = "\n".join(f"  {k}: run has {a!r}, new config has {b!r}" for k, (a, b) in sorted(changed.items()))
+        raise ResumeError(
+            f"Refusing to resume {run_dir} under a different config (only `epochs` may change):\n{lines}\n"
+            "Resume with the run's own config (train(None, resume=...) or --resume alone), or start a new run."
+        )
+    return config
 
 
 def _seed_states(gan) -> list:
@@ -80,16 +116,12 @@ def restore(gan, run_dir: str | os.PathLike, state: dict[str, Any]) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
-def fixed_noise_for(run_dir: str | os.PathLike, config) -> np.ndarray:
+def fixed_noise_for(run_dir: str | os.PathLike, config: Config) -> np.ndarray:
     """The run's fixed latent batch: read from its checkpoint folder, or made from the config and stored there."""
-    from .training import fixed_noise
-
     path = _dir(run_dir) / NOISE_FILE
     if path.exists():
         return np.load(path, allow_pickle=False)
     noise = fixed_noise(config)
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, noise, allow_pickle=False)
     runs.atomic_write_bytes(path, buffer.getvalue())
@@ -107,5 +139,3 @@ class TrainingState(keras.callbacks.Callback):
         if getattr(self.model, "diverged", None) is None:
             save(self.model, self.run_dir, epoch + 1)
 
-
-__all__ = ["TrainingState", "fixed_noise_for", "read_state", "restore", "save"]

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-DIAGNOSTICS_FILE = "diagnostics.json"
+from . import runs
+from .runs import DIAGNOSTICS_FILE
 
 CODES = ("divergence", "loss_jump", "d_overpowering", "mode_collapse", "stagnation", "oscillation")
 """Every finding code, in the order reports list them."""
@@ -453,8 +454,6 @@ def scan(history: Mapping[str, Sequence[float]], series: Mapping[str, Any] | Non
 # ----------------------------------------------------------------- storage
 def read(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The raw contents of a run's ``diagnostics.json`` (``{}`` when it has none)."""
-    from . import runs
-
     path = Path(run_dir) / DIAGNOSTICS_FILE
     return runs.read_json(path) if path.exists() else {}
 
@@ -462,8 +461,6 @@ def read(run_dir: str | os.PathLike) -> dict[str, Any]:
 def write(run_dir: str | os.PathLike, findings: Sequence[Finding], series: Mapping[str, Any] | None = None,
           **extra: Any) -> Path:
     """Atomically write ``diagnostics.json``: the findings in order, the sample measurements, the thresholds."""
-    from . import runs
-
     return runs.write_json(Path(run_dir) / DIAGNOSTICS_FILE, {
         "findings": [f.to_dict() for f in findings],
         "codes": sorted({f.code for f in findings}, key=CODES.index),

@@ -14,7 +14,7 @@ A lab folder holds::
 Every point has a stable run name (``fashion_mnist-gan-hinge-z64``, ``fashion_mnist-vae-z16``).
 A point whose run folder under ``runs/`` holds the same config and the status ``finished``
 is not trained again, so an interrupted lab continues where it stopped. After training
-each run gets ``metrics.json`` (FID, KID and more, ``gan_kit.metrics``) and, for a GAN,
+each run gets ``metrics.json`` (FID, KID and more, ``gan_kit.metrics.evaluate``, GAN and VAE alike) and, for a GAN,
 ``interpolations.png`` (spherical paths between noise vectors).
 """
 
@@ -32,10 +32,11 @@ import numpy as np
 
 from . import runs
 from .config import Config, for_profile, resolve_profile
+from .records import short_reason
+from .runs import LAB_FILE
+from .runs import LAB_REPORT_DIR as REPORT_DIR
+from .runs import LAB_RUNS_DIR as RUNS_DIR
 
-LAB_FILE = "lab.json"
-RUNS_DIR = "runs"
-REPORT_DIR = "report"
 LAB_EPOCHS = 10  # the story's epochs per run (the smoke profile keeps its own)
 # The lab's settings on top of the kit's defaults and the profile.
 GAN_SETTINGS: dict[str, Any] = {"g_lr": 2e-4, "d_lr": 2e-4, "g_beta1": 0.5, "d_beta1": 0.5}
@@ -135,17 +136,6 @@ def point_config(point: LabPoint, profile: str | None = None, runs_dir: str | os
     return for_profile(concrete, base=base, **values)
 
 
-def short_reason(reason: str) -> str:
-    """The first sentence of a skip reason: ``DatasetNotFoundError: Dataset 'mnist' (split 'train') was not found.``
-
-    (the loader's message goes on with the places it looked, which the report shows in full).
-    """
-    first = (reason or "unavailable").strip().splitlines()[0].strip()
-    if first.endswith(":") and ". " in first:
-        first = first[: first.rindex(". ") + 1]
-    return first
-
-
 def dataset_unavailable(name: str) -> str | None:
     """Why a dataset cannot be used here (the ``DatasetNotFoundError`` / ``DatasetError`` message), or None."""
     from . import data
@@ -159,27 +149,8 @@ def dataset_unavailable(name: str) -> str | None:
 
 def find_finished(runs_dir: str | os.PathLike, config: Config) -> Path | None:
     """The newest run folder under ``runs_dir`` made with ``config`` (``output_dir`` aside) and finished."""
-    found = None
-    for path in runs.list_runs(runs_dir):
-        try:
-            saved = runs.read_config(path)
-        except Exception:  # an unreadable or foreign folder is simply not a match
-            continue
-        if saved.replace(output_dir=config.output_dir) == config and runs.read_status(path)["state"] == "finished":
-            found = path
-    return found
-
-
-def evaluate_run(run_dir: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    """``metrics.json`` for a GAN (``gan_kit.metrics.evaluate``) or a VAE (``gan_kit.vae.evaluate``) run."""
-    config = runs.read_config(run_dir)
-    if config.model == "vae":
-        from .vae import evaluate
-
-        return evaluate(run_dir, **kwargs)
-    from .metrics import evaluate
-
-    return evaluate(run_dir, **kwargs)
+    found = runs.find_runs(runs_dir, config=config, ignore=("output_dir",), states=("finished",))
+    return found[-1] if found else None
 
 
 def save_gan_interpolations(run_dir: str | os.PathLike, pairs: int = INTERPOLATION_PAIRS,
@@ -187,31 +158,27 @@ def save_gan_interpolations(run_dir: str | os.PathLike, pairs: int = INTERPOLATI
     """``interpolations.png`` for a GAN run: one row per pair of seeded noise vectors, spherical paths (slerp)."""
     import keras
 
-    from . import plotting
-    from .training import load_generator
-    from .vae import INTERPOLATIONS_FILE, slerp
+    from .images import save_interpolations
+    from .vae import slerp
 
     config = runs.read_config(run_dir)
-    generator = load_generator(run_dir)
+    generator = runs.load_generator(run_dir)
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(pairs):
         a, b = rng.standard_normal((2, config.latent_dim))
         rows.append(keras.ops.convert_to_numpy(generator(slerp(a, b, steps), training=False)))
-    return plotting.save_interpolations(rows, Path(run_dir) / INTERPOLATIONS_FILE)
+    return save_interpolations(rows, Path(run_dir) / runs.INTERPOLATIONS_FILE)
 
 
 def _finish_artifacts(run_dir: Path, config: Config, entry: dict[str, Any], evaluate: bool) -> None:
-    from .metrics import METRICS_FILE
+    from . import metrics
 
-    if config.model == "gan":
-        from .vae import INTERPOLATIONS_FILE
-
-        if not (run_dir / INTERPOLATIONS_FILE).exists():
-            save_gan_interpolations(run_dir)
-    if evaluate and not (run_dir / METRICS_FILE).exists():
+    if config.model == "gan" and not (run_dir / runs.INTERPOLATIONS_FILE).exists():
+        save_gan_interpolations(run_dir)
+    if evaluate and not (run_dir / runs.METRICS_FILE).exists():
         try:
-            evaluate_run(run_dir)
+            metrics.evaluate(run_dir)
         except Exception as exc:  # a missing extractor must not lose the run: the report says "not computed"
             entry["metrics_error"] = f"{type(exc).__name__}: {exc}"
 
@@ -304,8 +271,8 @@ def run_lab(
             entry["state"] = "failed"
             entry["error"] = f"{type(exc).__name__}: {exc}"
             entry["traceback"] = traceback.format_exc(limit=5)
-            made = [p for p in runs.list_runs(runs_dir) if p.name.startswith(f"{point.name}-")]
-            if made and "path" not in entry and runs.read_status(made[-1])["state"] == "failed":
+            made = runs.find_runs(runs_dir, name=point.name, states=("failed",))
+            if made and "path" not in entry:
                 entry["path"] = str(made[-1].relative_to(folder))
         entry["seconds"] = round(time.perf_counter() - start, 1)
         result.runs.append(entry)
@@ -335,7 +302,6 @@ __all__ = [
     "LabPoint",
     "LabResult",
     "dataset_unavailable",
-    "evaluate_run",
     "find_finished",
     "lab_points",
     "point_config",

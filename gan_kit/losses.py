@@ -1,9 +1,11 @@
-"""GAN losses as pure functions of discriminator outputs (logits), a registry by name, and the gradient penalty.
+"""Every loss the kit trains with, as pure functions of model outputs: the GAN families by name, the
+gradient penalty, feature matching, the AC-GAN class term and the VAE's reconstruction and KL terms.
 
 Naming: ``<family>_generator_loss(fake_logits)`` and
 ``<family>_discriminator_loss(real_logits, fake_logits, real_labels, fake_labels)``.
 Label-based families (``minimax``, ``bce``, ``least_squares``) read the targets;
-``hinge`` and ``wasserstein`` ignore them. Every loss returns a float32 scalar.
+``hinge`` and ``wasserstein`` ignore them. Every GAN loss returns a float32 scalar; the VAE
+terms return one float32 value per example.
 """
 
 from __future__ import annotations
@@ -158,6 +160,58 @@ def feature_matching_loss(real_features: tf.Tensor, fake_features: tf.Tensor) ->
     return tf.reduce_mean(tf.square(real_mean - fake_mean))
 
 
+def class_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
+    """AC-GAN's auxiliary classification loss (Odena et al. 2017): mean sparse softmax cross-entropy."""
+    return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=_f32(class_logits)))
+
+
+# ------------------------------------------------------------------ VAE terms
+RECON_LOSSES = ("bce", "mse")
+
+
+def kl_divergence(mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
+    """KL divergence of N(mean, exp(log_var)) from the prior N(0, I), per example (Kingma & Welling 2014, App. B).
+
+    ``KL = 0.5 * sum_j (mean_j^2 + exp(log_var_j) - 1 - log_var_j)``, summed over the latent
+    dimensions.
+
+    Args:
+        mean: (batch, d) means of the approximate posterior.
+        log_var: (batch, d) log-variances.
+
+    Returns:
+        (batch,) float32 KL values, each >= 0.
+    """
+    mean, log_var = _f32(mean), _f32(log_var)
+    return 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def reconstruction_loss(images: tf.Tensor, logits: tf.Tensor, kind: str = "bce") -> tf.Tensor:
+    """Reconstruction loss per example, summed over pixels and channels.
+
+    Args:
+        images: targets in [-1, 1], (batch, H, W, C).
+        logits: the decoder's ``logits`` layer output for them, same shape.
+        kind: ``bce`` (Bernoulli cross-entropy from logits against ``(images + 1) / 2``) or
+            ``mse`` (squared error of ``tanh(logits)`` against ``images``).
+
+    Returns:
+        (batch,) float32 losses.
+
+    Raises:
+        ValueError: for an unknown ``kind``.
+    """
+    images, logits = _f32(images), _f32(logits)
+    if kind == "bce":
+        per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=(images + 1.0) / 2.0, logits=logits)
+    elif kind == "mse":
+        per_pixel = tf.square(tf.tanh(logits) - images)
+    else:
+        raise ValueError(f"kind must be one of {list(RECON_LOSSES)}. Received: kind={kind!r}.")
+    return tf.reduce_sum(per_pixel, axis=[1, 2, 3])
+
+
 @dataclass(frozen=True)
 class LossPair:
     """A registered loss family: generator loss, discriminator loss, and whether D reads targets."""
@@ -194,15 +248,18 @@ __all__ = [
     "LossPair",
     "bce_discriminator_loss",
     "bce_generator_loss",
+    "class_loss",
     "feature_matching_loss",
     "get_losses",
     "gradient_penalty",
     "hinge_discriminator_loss",
     "hinge_generator_loss",
+    "kl_divergence",
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
     "minimax_discriminator_loss",
     "minimax_generator_loss",
+    "reconstruction_loss",
     "wasserstein_discriminator_loss",
     "wasserstein_generator_loss",
 ]

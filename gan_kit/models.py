@@ -1,7 +1,13 @@
-"""Keras Sequential builders for DCGAN generators and discriminators (28x28 / 32x32, 1 or 3 channels)."""
+"""Keras builders for every network the kit trains: DCGAN generators and discriminators (28x28 / 32x32,
+1 or 3 channels), their class-conditional variants, the VAE's encoder and decoder, and the 2-D toy MLPs.
+
+Builders only: nothing here trains. ``precision`` builds models under a mixed-precision policy.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import keras
@@ -12,6 +18,39 @@ if TYPE_CHECKING:
 
 SUPPORTED_SIZES = {28: 7, 32: 4}  # image size -> side of the first feature map
 SUPPORTED_CHANNELS = (1, 3)
+CONDITIONINGS = ("projection", "acgan")
+RECON_LOSSES = ("bce", "mse")
+LOGITS_LAYER = "logits"  # the VAE decoder's pre-activation output
+
+__all__ = [
+    "CONDITIONINGS",
+    "LOGITS_LAYER",
+    "MinibatchStdDev",
+    "build_conditional_discriminator",
+    "build_conditional_generator",
+    "build_conditional_models",
+    "build_decoder",
+    "build_discriminator",
+    "build_encoder",
+    "build_generator",
+    "build_models",
+    "build_toy_discriminator",
+    "build_toy_generator",
+    "precision",
+]
+
+
+@contextlib.contextmanager
+def precision(policy: str) -> Iterator[None]:
+    """Build the models inside this block under Keras' dtype ``policy`` (``float32``, ``mixed_float16``,
+    ``mixed_bfloat16``); the previous global policy is restored afterwards."""
+    previous = keras.config.dtype_policy()
+    if policy != "float32":
+        keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -26,6 +65,11 @@ def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
     if c not in SUPPORTED_CHANNELS:
         raise ValueError(f"channels must be 1 or 3. Received: image_shape={image_shape}.")
     return h, w, c
+
+
+def _sn(layer: layers.Layer, on: bool) -> layers.Layer:
+    """``layer`` wrapped in Keras' ``SpectralNormalization`` (Miyato et al. 2018) when ``on``."""
+    return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if on else layer
 
 
 @keras.saving.register_keras_serializable(package="gan_kit")
@@ -138,11 +182,8 @@ def build_discriminator(
     n_down = 3 if size == 32 else 2
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=tuple(image_shape), name="image"))
-    def wrap(layer: layers.Layer) -> layers.Layer:
-        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
-
     for i in range(n_down):
-        model.add(wrap(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}")))
+        model.add(_sn(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}"), spectral_norm))
         if i > 0 and not spectral_norm:
             model.add(layers.BatchNormalization(name=f"down{i + 1}_bn"))
         model.add(layers.LeakyReLU(0.2, name=f"down{i + 1}_act"))
@@ -151,7 +192,7 @@ def build_discriminator(
     if minibatch_std:
         model.add(MinibatchStdDev(name="minibatch_std"))
     model.add(layers.Flatten(name="features"))
-    model.add(wrap(layers.Dense(1, dtype="float32", name="logit")))
+    model.add(_sn(layers.Dense(1, dtype="float32", name="logit"), spectral_norm))
     return model
 
 
@@ -164,12 +205,7 @@ def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:
     return generator, discriminator
 
 
-__all__ = ["MinibatchStdDev", "build_discriminator", "build_generator", "build_models"]
-
-
 # ------------------------------------------------------------------ conditional variants (notebook 08)
-CONDITIONINGS = ("projection", "acgan")
-
 
 def build_conditional_generator(
     num_classes: int,
@@ -252,18 +288,16 @@ def build_conditional_discriminator(
     body.pop()  # drop the logit layer: the body ends at the flattened features phi(x)
     feature_dim = int(body.outputs[0].shape[-1])
 
-    def wrap(layer: layers.Layer) -> layers.Layer:
-        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
-
     image = keras.Input(shape=tuple(image_shape), name="image")
     features = body(image)
-    logit = wrap(layers.Dense(1, dtype="float32", name="logit"))(features)
+    logit = _sn(layers.Dense(1, dtype="float32", name="logit"), spectral_norm)(features)
     if conditioning == "acgan":
-        class_logits = wrap(layers.Dense(num_classes, dtype="float32", name="class_logits"))(features)
+        class_logits = _sn(layers.Dense(num_classes, dtype="float32", name="class_logits"), spectral_norm)(features)
         return keras.Model(image, [logit, class_logits], name=name)
     label = keras.Input(shape=(), dtype="int32", name="label")
     one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-    embedded = wrap(layers.Dense(feature_dim, use_bias=False, dtype="float32", name="class_embedding"))(one_hot)
+    embed = layers.Dense(feature_dim, use_bias=False, dtype="float32", name="class_embedding")
+    embedded = _sn(embed, spectral_norm)(one_hot)
     projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
     logit = layers.Add(dtype="float32", name="projected_logit")([logit, projection])
     return keras.Model([image, label], logit, name=name)
@@ -280,4 +314,117 @@ def build_conditional_models(config: Config, num_classes: int) -> tuple[keras.Mo
     return generator, discriminator
 
 
-__all__ += ["build_conditional_discriminator", "build_conditional_generator", "build_conditional_models"]
+
+# ------------------------------------------------------------------ the VAE's encoder and decoder (notebook 05)
+def _vae_shape(image_shape: tuple[int, int, int]) -> tuple[int, int]:
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (height, width, channels). Received: image_shape={image_shape}.")
+    h, w, c = (int(v) for v in image_shape)
+    if h != w or h not in SUPPORTED_SIZES or c not in SUPPORTED_CHANNELS:
+        raise ValueError(f"The VAE builds square 28x28 or 32x32 images with 1 or 3 channels. "
+                         f"Received: image_shape={image_shape}.")
+    return h, c
+
+
+def build_encoder(latent_dim: int = 16, image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 32,
+                  name: str = "encoder") -> keras.Sequential:
+    """Conv encoder: stride-2 convs with LeakyReLU, then one Dense layer giving mean and log-variance.
+
+    For 28x28 two stride-2 convs (28 -> 14 -> 7) with ``width`` and ``2 * width`` filters;
+    for 32x32 three (32 -> 16 -> 8 -> 4). The output ``mean_logvar`` has ``2 * latent_dim``
+    units: the first half is the mean, the second the log-variance (``vae.split_moments``).
+
+    Args:
+        latent_dim: size of the latent vector z.
+        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        width: filters of the first conv; doubled at each following conv.
+        name: Keras model name.
+
+    Returns:
+        A ``keras.Sequential`` mapping images in [-1, 1] to (batch, 2 * latent_dim).
+    """
+    size, _ = _vae_shape(image_shape)
+    if int(latent_dim) < 1:
+        raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=tuple(image_shape), name="image"))
+    for i in range(3 if size == 32 else 2):
+        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}"))
+        model.add(layers.LeakyReLU(0.2, name=f"down{i + 1}_act"))
+    model.add(layers.Flatten(name="features"))
+    model.add(layers.Dense(2 * int(latent_dim), name="mean_logvar"))
+    return model
+
+
+def build_decoder(latent_dim: int = 16, image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 32,
+                  recon_loss: str = "bce", name: str = "decoder") -> keras.Sequential:
+    """Conv decoder: Dense to a small feature map, stride-2 transposed convs, a ``logits`` conv, images in [-1, 1].
+
+    Mirrors ``build_encoder``: for 28x28 Dense to 7x7x(2*width) and two transposed convs
+    (14, 28) with ``2 * width`` and ``width`` filters; for 32x32 Dense to 4x4x(4*width) and
+    three (8, 16, 32). A 3x3 conv named ``logits`` gives one value per pixel and channel;
+    the output layer maps it to [-1, 1]: ``tanh(logits / 2)`` (= ``2 * sigmoid - 1``) for
+    ``bce``, ``tanh(logits)`` for ``mse`` (see ``gan_kit.vae``).
+
+    Args:
+        latent_dim: size of the latent vector z.
+        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        width: filters of the last transposed conv; doubled towards the input.
+        recon_loss: ``bce`` or ``mse``; picks the output mapping.
+        name: Keras model name.
+
+    Returns:
+        A ``keras.Sequential`` mapping (batch, latent_dim) to images in [-1, 1].
+    """
+    size, channels = _vae_shape(image_shape)
+    if recon_loss not in RECON_LOSSES:
+        raise ValueError(f"recon_loss must be one of {list(RECON_LOSSES)}. Received: recon_loss={recon_loss!r}.")
+    n_up = 3 if size == 32 else 2
+    filters = [width * 2 ** (n_up - 1 - i) for i in range(n_up)]
+    base = SUPPORTED_SIZES[size]
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=(int(latent_dim),), name="z"))
+    model.add(layers.Dense(base * base * filters[0], name="project"))
+    model.add(layers.LeakyReLU(0.2, name="project_act"))
+    model.add(layers.Reshape((base, base, filters[0]), name="to_map"))
+    for i, f in enumerate(filters):
+        model.add(layers.Conv2DTranspose(f, 4, strides=2, padding="same", name=f"up{i + 1}"))
+        model.add(layers.LeakyReLU(0.2, name=f"up{i + 1}_act"))
+    model.add(layers.Conv2D(channels, 3, padding="same", name=LOGITS_LAYER))
+    if recon_loss == "bce":
+        model.add(layers.Rescaling(0.5, name="half_logits"))
+    model.add(layers.Activation("tanh", dtype="float32", name="to_image"))
+    return model
+
+
+# ------------------------------------------------------------------ the 2-D toy (notebooks 01 and 03)
+def build_toy_generator(latent_dim: int = 2, hidden: int = 64, depth: int = 2) -> keras.Sequential:
+    """MLP generator: ``depth`` ReLU layers of ``hidden`` units, 2-D linear output."""
+    model = keras.Sequential(name="toy_generator")
+    model.add(keras.Input(shape=(latent_dim,)))
+    for i in range(depth):
+        model.add(layers.Dense(hidden, activation="relu", name=f"hidden{i + 1}"))
+    model.add(layers.Dense(2, name="point"))
+    return model
+
+
+def build_toy_discriminator(hidden: int = 64, depth: int = 2, spectral_norm: bool = False,
+                            dropout: float = 0.0) -> keras.Sequential:
+    """MLP discriminator: ``depth`` LeakyReLU layers of ``hidden`` units, one logit out.
+
+    The last hidden activation is named ``features`` (what feature matching compares).
+    ``dropout`` > 0 adds a Dropout layer after each hidden activation; ``spectral_norm``
+    wraps every Dense layer in Keras' ``SpectralNormalization``.
+    """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
+
+    model = keras.Sequential(name="toy_discriminator")
+    model.add(keras.Input(shape=(2,)))
+    for i in range(depth):
+        model.add(_sn(layers.Dense(hidden, name=f"hidden{i + 1}"), spectral_norm))
+        model.add(layers.LeakyReLU(0.2, name=f"act{i + 1}" if i < depth - 1 else "features"))
+        if dropout > 0:
+            model.add(layers.Dropout(dropout, name=f"drop{i + 1}"))
+    model.add(_sn(layers.Dense(1, name="logit"), spectral_norm))
+    return model

@@ -1,7 +1,12 @@
-"""History plots, image grids and GIFs; headless (Agg) and inline alike. Never trains."""
+"""Figures: history plots, image grids, per-class bars, comparison plots; headless (Agg) and inline alike.
+
+Never trains and never imports TensorFlow: every function takes arrays, history dicts or run
+folders. The image-grid, PNG and GIF writers live in ``gan_kit.images`` and are re-exported here.
+"""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -15,50 +20,48 @@ if not os.environ.get("DISPLAY") and "inline" not in matplotlib.get_backend().lo
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import runs  # noqa: E402
+from .fileio import atomic_write_bytes  # noqa: E402
+from .images import (  # noqa: E402
+    as_images,
+    image_grid,
+    save_gif,
+    save_image_grid,
+    save_interpolations,
+    save_reconstructions,
+)
+from .ring import ring_centers  # noqa: E402
+
+__all__ = [
+    "image_grid",
+    "plot_family_comparison",
+    "plot_history",
+    "plot_latent_scatter",
+    "plot_metric_bars",
+    "plot_overlay",
+    "plot_per_class",
+    "plot_ring",
+    "plot_run_curves",
+    "plot_side_by_side",
+    "save_figure",
+    "save_gif",
+    "save_image_grid",
+    "save_interpolations",
+    "save_reconstructions",
+    "show_class_grid",
+    "show_image_file",
+    "show_image_groups",
+    "show_images",
+    "show_samples",
+]
 
 
-def _to_uint8(images: np.ndarray) -> np.ndarray:
-    """Images in [-1, 1] (float) or [0, 255] (uint8) as uint8 N x H x W x C."""
-    arr = np.asarray(images)
-    if arr.ndim == 3:
-        arr = arr[..., None]
-    if arr.ndim != 4:
-        raise ValueError(f"Expected images of shape (N, H, W[, C]). Received shape {arr.shape}.")
-    if arr.dtype == np.uint8:
-        return arr
-    arr = np.nan_to_num(arr.astype(np.float32), nan=0.0)
-    return np.clip(np.rint((arr + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def image_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.ndarray:
-    """Tile N images into one uint8 image (H x W x C) with ``pad`` pixels of padding."""
-    arr = _to_uint8(images)
-    n, h, w, c = arr.shape
-    ncols = ncols or int(math.ceil(math.sqrt(n)))
-    nrows = int(math.ceil(n / ncols))
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, np.uint8)
-    for i in range(n):
-        r, col = divmod(i, ncols)
-        y, x = pad + r * (h + pad), pad + col * (w + pad)
-        grid[y : y + h, x : x + w] = arr[i]
-    return grid
-
-
-def save_image_grid(images: np.ndarray, path: str | os.PathLike, ncols: int | None = None, scale: int = 2) -> Path:
-    """Save images as one PNG grid (atomically), enlarged ``scale`` times for readability."""
-    from PIL import Image
-
-    grid = image_grid(images, ncols)
-    if scale > 1:
-        grid = np.repeat(np.repeat(grid, scale, axis=0), scale, axis=1)
-    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    import io
-
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG")
-    return runs.atomic_write_bytes(path, buffer.getvalue())
+def _epoch_axis(ax, label: str = "epoch") -> None:
+    """Label the x axis and keep its ticks on whole numbers (epochs and steps are counts)."""
+    ax.set_xlabel(label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _draw_grid(ax, grid: np.ndarray) -> None:
@@ -109,26 +112,24 @@ def plot_history(
     for key, label in (("g_loss", "generator"), ("d_loss", "discriminator")):
         if key in h:
             axes[0].plot(epochs, h[key], marker="o", ms=3, label=label)
-    axes[0].set(title="Losses", xlabel="epoch", ylabel="loss")
+    axes[0].set(title="Losses", ylabel="loss")
     axes[0].legend()
     for key, label in (("d_real_prob", "D(real)"), ("d_fake_prob", "D(fake)")):
         if key in h:
             axes[1].plot(epochs, h[key], marker="o", ms=3, label=label)
     axes[1].axhline(0.5, ls="--", color="gray", lw=1, label="0.5 (D undecided)")
-    axes[1].set(title="Discriminator confidence", xlabel="epoch", ylabel="mean probability", ylim=(-0.02, 1.02))
+    axes[1].set(title="Discriminator confidence", ylabel="mean probability", ylim=(-0.02, 1.02))
     axes[1].legend()
     if "epoch_time" in h:
         axes[2].bar(epochs, h["epoch_time"], color="tab:green")
-    axes[2].set(title="Seconds per epoch", xlabel="epoch", ylabel="s")
+    axes[2].set(title="Seconds per epoch", ylabel="s")
+    for ax in axes:
+        _epoch_axis(ax)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if save_to is not None:
-        import io
-
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100)
-        runs.atomic_write_bytes(save_to, buffer.getvalue())
+        save_figure(fig, save_to)
     return fig
 
 
@@ -155,8 +156,6 @@ def show_samples(run_dir: str | os.PathLike, max_grids: int = 6, size: float = 3
 def plot_ring(samples: np.ndarray, coverage: dict | None = None, title: str | None = None, ax=None,
               modes: int = 8, radius: float = 2.0, std: float = 0.05):
     """Generated 2-D points over the ring's mode centres (circles of 3 std), with the covered count."""
-    from .toy import ring_centers
-
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     samples = np.asarray(samples)
@@ -172,29 +171,6 @@ def plot_ring(samples: np.ndarray, coverage: dict | None = None, title: str | No
     return ax.figure
 
 
-def save_gif(frames: Sequence[str | os.PathLike], path: str | os.PathLike, duration_ms: int = 500) -> Path:
-    """Write PNG frames as an animated GIF (atomically)."""
-    import io
-
-    from PIL import Image
-
-    if not frames:
-        raise ValueError("save_gif needs at least one frame.")
-    images = [Image.open(f).convert("RGB") for f in frames]
-    buffer = io.BytesIO()
-    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
-    return runs.atomic_write_bytes(path, buffer.getvalue())
-
-
-__all__ = [
-    "image_grid",
-    "plot_history",
-    "plot_ring",
-    "save_gif",
-    "save_image_grid",
-    "show_images",
-    "show_samples",
-]
 
 
 # ------------------------------------------------------------------ class-conditional GANs (notebook 08)
@@ -210,7 +186,7 @@ def show_class_grid(images: np.ndarray, class_names: Sequence[str], title: str |
     Returns:
         The matplotlib Figure.
     """
-    arr = _to_uint8(images)
+    arr = as_images(images, "uint8")
     rows = len(class_names)
     if rows == 0 or len(arr) % rows:
         raise ValueError(f"{len(arr)} images do not make {rows} equal rows (one per class name).")
@@ -234,9 +210,7 @@ def show_class_grid(images: np.ndarray, class_names: Sequence[str], title: str |
 
 def _per_class_rows(source) -> list[dict]:
     if isinstance(source, (str, os.PathLike)):
-        from .conditional import read_per_class  # a run folder's metrics_per_class.json
-
-        return read_per_class(source)
+        return runs.read_per_class(source)  # a run folder's metrics_per_class.json
     return [dict(r) for r in source]
 
 
@@ -286,42 +260,13 @@ def plot_per_class(tables: Mapping[str, Sequence[Mapping] | str | os.PathLike], 
     return fig
 
 
-__all__ += ["plot_per_class", "show_class_grid"]
-
 
 # ------------------------------------------------------------------ VAEs and the GAN vs VAE lab (notebook 05)
-def _save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write a figure as PNG atomically."""
-    import io
-
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write a matplotlib figure as PNG atomically."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
-    return runs.atomic_write_bytes(path, buffer.getvalue())
-
-
-def save_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, path: str | os.PathLike,
-                         scale: int = 2) -> Path:
-    """One PNG: the originals in the top row, their reconstructions in the row below (atomically).
-
-    Args:
-        originals: (n, H, W, C) images in [-1, 1] or uint8.
-        reconstructions: the same number of images, same shape.
-        path: the PNG to write.
-        scale: enlargement factor.
-    """
-    a, b = _to_uint8(originals), _to_uint8(reconstructions)
-    if a.shape != b.shape:
-        raise ValueError(f"originals {a.shape} and reconstructions {b.shape} must have the same shape.")
-    return save_image_grid(np.concatenate([a, b]), path, ncols=len(a), scale=scale)
-
-
-def save_interpolations(rows: Sequence[np.ndarray], path: str | os.PathLike, scale: int = 2) -> Path:
-    """One PNG with one interpolation per row (each row a sequence of images of equal length), atomically."""
-    arrays = [_to_uint8(r) for r in rows]
-    if not arrays or len({len(r) for r in arrays}) != 1:
-        raise ValueError(f"save_interpolations needs rows of equal length. Received lengths "
-                         f"{[len(r) for r in arrays]}.")
-    return save_image_grid(np.concatenate(arrays), path, ncols=len(arrays[0]), scale=scale)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: Sequence[str] | None = None,
@@ -352,7 +297,7 @@ def plot_latent_scatter(codes: np.ndarray, labels: np.ndarray, class_names: Sequ
     ax.legend(fontsize=7, markerscale=2, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     if save_to is not None:
-        _save_figure(fig, save_to)
+        save_figure(fig, save_to)
     return fig
 
 
@@ -397,14 +342,15 @@ def plot_run_curves(histories: Mapping[str, Mapping[str, Sequence[float]] | str 
             if key in h:
                 epochs = h.get("epoch") or list(range(1, len(h[key]) + 1))
                 ax.plot(epochs, h[key], marker="o", ms=3, label=label, **dict((styles or {}).get(label, {})))
-        ax.set(title=panel, xlabel="epoch")
+        ax.set(title=panel)
+        _epoch_axis(ax)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if save_to is not None:
-        _save_figure(fig, save_to)
+        save_figure(fig, save_to)
     return fig
 
 
@@ -440,7 +386,7 @@ def plot_metric_bars(values: Mapping[str, float | None], metric: str = "FID",
     ax.set(ylabel=metric, title=title or f"{metric} by configuration")
     fig.tight_layout()
     if save_to is not None:
-        _save_figure(fig, save_to)
+        save_figure(fig, save_to)
     return fig
 
 
@@ -484,12 +430,9 @@ def plot_family_comparison(rows: Sequence[Mapping], metric: str = "FID", save_to
     fig.suptitle(title or f"GAN vs VAE: {metric} per run (dashed: best of each family)")
     fig.tight_layout()
     if save_to is not None:
-        _save_figure(fig, save_to)
+        save_figure(fig, save_to)
     return fig
 
-
-__all__ += ["plot_family_comparison", "plot_latent_scatter", "plot_metric_bars", "plot_run_curves",
-            "save_interpolations", "save_reconstructions", "show_image_file"]
 
 
 # ------------------------------------------------------------------ one change at a time (notebook 03)
@@ -529,8 +472,10 @@ def plot_side_by_side(histories: Mapping[str, Mapping[str, Sequence[float]] | st
             if key in h:
                 conf_ax.plot(steps, h[key], ls=ls, marker="o", ms=2, color=colors[label], label=f"{who} {label}")
     conf_ax.axhline(0.5, ls="--", color="gray", lw=1)
-    loss_ax.set(title="Losses (G solid, D dashed)", xlabel="epoch")
-    conf_ax.set(title="D confidence (real solid, fake dotted)", xlabel="epoch", ylim=(-0.02, 1.02))
+    loss_ax.set(title="Losses (G solid, D dashed)")
+    conf_ax.set(title="D confidence (real solid, fake dotted)", ylim=(-0.02, 1.02))
+    _epoch_axis(loss_ax)
+    _epoch_axis(conf_ax)
     for ax in (loss_ax, conf_ax):
         ax.legend(fontsize=6)
     for ax, (label, values) in zip(axes[0][2:], samples.items()):
@@ -548,8 +493,6 @@ def plot_side_by_side(histories: Mapping[str, Mapping[str, Sequence[float]] | st
     fig.tight_layout()
     return fig
 
-
-__all__ += ["plot_side_by_side"]
 
 
 def show_image_groups(groups: Mapping[str, np.ndarray], title: str | None = None, size: float = 3.5,
@@ -580,4 +523,42 @@ def show_image_groups(groups: Mapping[str, np.ndarray], title: str | None = None
     return fig
 
 
-__all__ += ["show_image_groups"]
+def plot_overlay(histories: Sequence[Mapping[str, Sequence[float]]], columns: Sequence[str],
+                 labels: Sequence[str], save_to: str | os.PathLike | None = None):
+    """One panel per history column, one line per run, one legend below (``gan_kit.compare``'s figure).
+
+    Args:
+        histories: one history dict per run.
+        columns: the columns to draw, one panel each.
+        labels: one legend label per run.
+        save_to: optional PNG path.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    columns = list(columns)
+    n = max(len(columns), 1)
+    ncols = min(n, 2 if n == 4 else 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.4 * nrows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        for history, label in zip(histories, labels):
+            if column in history:
+                epochs = history.get("epoch") or list(range(1, len(history[column]) + 1))
+                ax.plot(epochs, history[column], marker="o", ms=2, label=label)
+        if column in ("d_real_prob", "d_fake_prob"):
+            ax.axhline(0.5, ls="--", color="gray", lw=1)
+        ax.set(title=column)
+        _epoch_axis(ax)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.axis("off")
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3), fontsize="small",
+                   bbox_to_anchor=(0.5, 0.0))
+        fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(names) / 3), 1, 1))
+    else:
+        fig.tight_layout()
+    if save_to is not None:
+        save_figure(fig, save_to)
+    return fig

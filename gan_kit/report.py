@@ -5,8 +5,8 @@
 ``report.md`` (images beside it in ``images/``) and ``report.html`` (the same content with
 every image embedded as base64, so the one file opens anywhere).
 
-Every number in the report comes from those files: final losses from the last row of
-``history.csv``, the best epoch from its ``fid`` column (written when the run had
+Every number in the report comes from those files: final losses are the last finite value of
+their ``history.csv`` column (``records.final_value``), the best epoch from its ``fid`` column (written when the run had
 ``metrics_every > 0``), FID and KID from ``metrics.json`` (``gan_kit.metrics``). A value a
 run does not have is written "not computed", never estimated; "n/a" marks a column that
 does not apply to the model (a VAE has no discriminator loss). The observations are
@@ -17,188 +17,29 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 import re
 import shutil
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from . import diagnostics, runs
-from .config import Config
-from .lab import short_reason
+from . import diagnostics, plotting, runs
+from .observations import findings, observations, trend
+from .records import NOT_APPLICABLE, NOT_COMPUTED, ReportData, RunRecord, collect, fmt, load_run, short_reason
+from .runs import METRICS_FILE
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
 IMAGES_DIR = "images"
-METRICS_FILE = "metrics.json"  # as gan_kit.metrics.METRICS_FILE (not imported: it would pull in TensorFlow)
-NOT_COMPUTED = "not computed"
-NOT_APPLICABLE = "n/a"
 TABLE_COLUMNS = ["Run", "Model", "Loss", "Latent", "Status", "Epochs", "Train s", "Final D loss", "Final G loss",
                  "Best epoch by FID", "FID", "KID", "Recall", "Classes covered", "VAE total", "VAE recon", "VAE KL"]
 _RUN_IMAGES = (  # (file in the run folder, caption), after the last sample grid
-    ("reconstructions.png", "Reconstructions: test images (top row), their reconstructions (bottom row)"),
-    ("interpolations.png", None),
-    ("latent_scatter.png", "Test encodings in the 2-D latent space, coloured by class"),
+    (runs.RECONSTRUCTIONS_FILE, "Reconstructions: test images (top row), their reconstructions (bottom row)"),
+    (runs.INTERPOLATIONS_FILE, None),
+    (runs.LATENT_SCATTER_FILE, "Test encodings in the 2-D latent space, coloured by class"),
 )
-
-
-def fmt(value: Any) -> str:
-    """A number as the report writes it: 4 significant digits; None or NaN as "not computed"."""
-    if value is None:
-        return NOT_COMPUTED
-    value = float(value)
-    if not math.isfinite(value):
-        return NOT_COMPUTED
-    return f"{value:.4g}"
-
-
-# =============================================================================== reading runs
-
-
-@dataclass
-class RunRecord:
-    """What a report needs from one run folder (read by ``load_run``)."""
-
-    path: Path
-    config: Config
-    status: dict[str, Any]
-    history: dict[str, list[float]]
-    metrics: dict[str, Any] | None = None
-    metrics_note: str | None = None
-    label: str = ""
-
-    @property
-    def family(self) -> str:
-        """``GAN`` or ``VAE``."""
-        return "VAE" if self.config.model == "vae" else "GAN"
-
-    @property
-    def dataset(self) -> str:
-        return self.config.dataset
-
-    @property
-    def state(self) -> str:
-        return str(self.status.get("state", "unknown"))
-
-    @property
-    def epochs(self) -> int:
-        return len(self.history.get("epoch", []))
-
-    def final(self, key: str) -> float | None:
-        """The last row's value of a history column (None when absent or not finite)."""
-        values = self.history.get(key) or []
-        if not values or not math.isfinite(values[-1]):
-            return None
-        return float(values[-1])
-
-    def best_fid(self) -> tuple[int, float] | None:
-        """(epoch, FID) of the lowest FID in ``history.csv``; None without an ``fid`` column."""
-        pairs = [(int(e), float(v)) for e, v in zip(self.history.get("epoch", []), self.history.get("fid", []))
-                 if math.isfinite(v)]
-        return min(pairs, key=lambda p: p[1]) if pairs else None
-
-    def metric(self, key: str) -> float | None:
-        """A number from ``metrics.json`` (None when there is none)."""
-        if not self.metrics or self.metrics.get(key) is None:
-            return None
-        value = float(self.metrics[key])
-        return value if math.isfinite(value) else None
-
-    @property
-    def train_seconds(self) -> float | None:
-        times = [t for t in self.history.get("epoch_time", []) if math.isfinite(t)]
-        return sum(times) if times else None
-
-
-def default_label(config: Config) -> str:
-    """``GAN hinge z64`` / ``VAE z16`` (the lab's labels)."""
-    if config.model == "vae":
-        return f"VAE z{config.latent_dim}"
-    return f"GAN {config.loss} z{config.latent_dim}"
-
-
-def load_run(run_dir: str | os.PathLike, metrics_note: str | None = None) -> RunRecord:
-    """Read one run folder."""
-    path = Path(run_dir)
-    config = runs.read_config(path)
-    metrics_path = path / METRICS_FILE
-    metrics = runs.read_json(metrics_path) if metrics_path.is_file() else None
-    if metrics is None and metrics_note is None:
-        metrics_note = f"no {METRICS_FILE} in the run folder"
-    return RunRecord(path=path, config=config, status=runs.read_status(path), history=runs.load_history(path),
-                     metrics=metrics, metrics_note=metrics_note, label=default_label(config))
-
-
-@dataclass
-class ReportData:
-    """The runs of a report, plus what a lab folder's ``lab.json`` adds (skipped datasets, failed points)."""
-
-    records: list[RunRecord]
-    lab: dict[str, Any] | None = None
-    source: str = ""
-    failed_without_folder: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def skipped(self) -> dict[str, str]:
-        """Dataset -> reason, for datasets the lab could not read."""
-        if not self.lab:
-            return {}
-        return {ds: info.get("reason") or "" for ds, info in self.lab.get("datasets", {}).items()
-                if info.get("status") == "skipped"}
-
-    @property
-    def datasets(self) -> list[str]:
-        return list(dict.fromkeys(r.dataset for r in self.records))
-
-
-def collect(source: str | os.PathLike | Iterable[str | os.PathLike]) -> ReportData:
-    """The runs behind a report.
-
-    Args:
-        source: a lab folder (with ``lab.json``: its points' run folders, in lab order), a
-            folder of run folders, a single run folder, or an iterable of run folders.
-
-    Raises:
-        ValueError: when no run folder is found.
-    """
-    lab = None
-    notes: dict[Path, str] = {}
-    failed: list[dict[str, Any]] = []
-    if isinstance(source, (str, os.PathLike)):
-        folder = Path(source)
-        if (folder / "lab.json").is_file():
-            lab = runs.read_json(folder / "lab.json")
-            paths = []
-            for entry in lab.get("runs", []):
-                if entry.get("path"):
-                    paths.append(folder / entry["path"])
-                    if entry.get("metrics_error"):
-                        notes[folder / entry["path"]] = entry["metrics_error"]
-                else:
-                    failed.append(entry)
-        elif (folder / runs.CONFIG_FILE).is_file():
-            paths = [folder]
-        else:
-            paths = runs.list_runs(folder) or runs.list_runs(folder / "runs")
-        text = str(folder)
-    else:
-        paths = [Path(p) for p in source]
-        text = ", ".join(str(p) for p in paths)
-    if not paths and not failed:
-        raise ValueError(f"No run folders (folders holding {runs.CONFIG_FILE}) found in {text or source!r}.")
-    records = [load_run(p, notes.get(p)) for p in paths]
-    seen: dict[str, int] = {}
-    for r in records:
-        seen[r.label] = seen.get(r.label, 0) + 1
-    for r in records:  # the same configuration twice (or on two datasets in one table): add the folder name
-        if seen[r.label] > 1 and len({x.dataset for x in records if x.label == r.label}) < seen[r.label]:
-            r.label = f"{r.label} ({r.path.name})"
-    return ReportData(records=records, lab=lab, source=text, failed_without_folder=failed)
 
 
 # =============================================================================== numbers
@@ -233,195 +74,6 @@ def summary_row(r: RunRecord) -> dict[str, str]:
         "VAE recon": col("recon_loss", vae),
         "VAE KL": col("kl_loss", vae),
     }
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values)
-
-
-def trend(values: Sequence[float]) -> str:
-    """``falls``, ``rises`` or ``does not change monotonically`` over a sequence (strictly, at every step).
-
-    The observations use it so that a claim like "the reconstruction loss falls with the latent
-    size" holds between every pair of neighbouring runs, not just between the two ends.
-    """
-    pairs = list(zip(values, values[1:]))
-    if pairs and all(b < a for a, b in pairs):
-        return "falls"
-    if pairs and all(b > a for a, b in pairs):
-        return "rises"
-    return "does not change monotonically"
-
-
-def findings(data: ReportData | Sequence[RunRecord]) -> dict[str, dict[str, Any]]:
-    """The numbers the observations rest on, per dataset (finished runs only).
-
-    Returns:
-        dataset -> ``{"ranked": [(label, fid, kid)] by FID, "not_computed": [labels],
-        "gan_by_loss": {loss: (mean FID, runs)}, "gan_by_z": {z: (mean FID, runs)},
-        "coverage": [(label, classes covered, classes, recall)], "vae": [(latent, total, recon,
-        KL, FID)] by latent, "best_gan": (label, FID) or None, "best_vae": (label, FID) or None,
-        "d_probs": [(label, D(real), D(fake))], "seeds": sorted seeds}``.
-    """
-    records = data.records if isinstance(data, ReportData) else list(data)
-    out: dict[str, dict[str, Any]] = {}
-    for ds in dict.fromkeys(r.dataset for r in records):
-        rs = [r for r in records if r.dataset == ds and r.state == "finished"]
-        with_fid = [r for r in rs if r.metric("fid") is not None]
-        ranked = sorted(((r.label, r.metric("fid"), r.metric("kid")) for r in with_fid), key=lambda t: t[1])
-        gans = [r for r in with_fid if r.family == "GAN"]
-        vaes = sorted((r for r in rs if r.family == "VAE"), key=lambda r: r.config.latent_dim)
-        by_loss: dict[str, list[float]] = {}
-        by_z: dict[int, list[float]] = {}
-        for r in gans:
-            by_loss.setdefault(r.config.loss, []).append(r.metric("fid"))
-            by_z.setdefault(r.config.latent_dim, []).append(r.metric("fid"))
-        best_gan = min(((r.label, r.metric("fid")) for r in gans), key=lambda t: t[1], default=None)
-        best_vae = min(((r.label, r.metric("fid")) for r in vaes if r.metric("fid") is not None),
-                       key=lambda t: t[1], default=None)
-        out[ds] = {
-            "ranked": ranked,
-            "not_computed": [r.label for r in rs if r.metric("fid") is None],
-            "gan_by_loss": {k: (_mean(v), len(v)) for k, v in by_loss.items()},
-            "gan_by_z": {k: (_mean(v), len(v)) for k, v in sorted(by_z.items())},
-            "coverage": [(r.label, r.metrics.get("classes_covered"), r.metrics.get("num_classes"), r.metric("recall"))
-                         for r in rs if r.metrics and r.metrics.get("classes_covered") is not None],
-            "vae": [(r.config.latent_dim, r.final("loss"), r.final("recon_loss"), r.final("kl_loss"),
-                     r.metric("fid")) for r in vaes],
-            "best_gan": best_gan,
-            "best_vae": best_vae,
-            "d_probs": [(r.label, r.final("d_real_prob"), r.final("d_fake_prob")) for r in rs
-                        if r.family == "GAN" and r.final("d_real_prob") is not None],
-            "seeds": sorted({r.config.seed for r in rs}),
-            "gan_runs_per_config": max(Counter((r.config.loss, r.config.latent_dim) for r in gans).values(),
-                                       default=0),
-        }
-    return out
-
-
-def observations(data: ReportData) -> dict[str, list[str]]:
-    """Sentences computed from the numbers, per dataset (and ``"all"`` for lab-wide ones), each quoting its values."""
-    out: dict[str, list[str]] = {}
-    general = []
-    profiles = sorted({r.config.profile for r in data.records})
-    if "smoke" in profiles:
-        smoke = [r for r in data.records if r.config.profile == "smoke"]
-        c = smoke[0].config
-        general.append(
-            f"{len(smoke)} run(s) used the `smoke` profile (epochs={c.epochs}, steps_per_epoch={c.steps_per_epoch}, "
-            f"batch {c.batch_size}, widths {c.g_width}/{c.d_width}): their numbers show that the code runs, "
-            "not how the models compare.")
-    for ds, reason in data.skipped.items():
-        general.append(f"`{ds}` was skipped, so it has no runs: {short_reason(reason)}")
-    unfinished = [r for r in data.records if r.state != "finished"]
-    if unfinished:
-        general.append("Not finished (left out of the observations): "
-                       + ", ".join(f"{r.label} on {r.dataset} ({r.state})" for r in unfinished) + ".")
-    if data.failed_without_folder:
-        general.append("Failed before a run folder was made: "
-                       + ", ".join(f"{e.get('name')} ({e.get('error', 'unknown error')})"
-                                   for e in data.failed_without_folder) + ".")
-    out["all"] = general
-    for ds, f in findings(data).items():
-        lines: list[str] = []
-        ranked = f["ranked"]
-        if ranked:
-            best, worst = ranked[0], ranked[-1]
-            lines.append(f"**Best configuration by FID:** {best[0]} (FID {fmt(best[1])}, KID {fmt(best[2])}); "
-                         f"highest FID: {worst[0]} ({fmt(worst[1])}). All, lowest first: "
-                         + ", ".join(f"{lab} {fmt(v)}" for lab, v, _ in ranked) + ".")
-            by_kid = sorted((t for t in ranked if t[2] is not None), key=lambda t: t[2])
-            if by_kid and len(ranked) > 1:
-                if by_kid[0][0] == best[0]:
-                    lines.append(f"KID ranks the same run lowest ({fmt(by_kid[0][2])}).")
-                else:
-                    lines.append(f"KID ranks a different run lowest: {by_kid[0][0]} (KID {fmt(by_kid[0][2])}), "
-                                 "so the two metrics disagree on the best configuration here.")
-        else:
-            lines.append("**Best configuration:** no run has an FID (not computed), so none can be named.")
-        if f["not_computed"]:
-            lines.append("FID not computed for: " + ", ".join(f["not_computed"]) + ".")
-        by_loss, by_z = f["gan_by_loss"], f["gan_by_z"]
-        if len(by_loss) > 1 or len(by_z) > 1:
-            parts = []
-            spreads = {}
-            for name, groups in (("loss", by_loss), ("z_dim", by_z)):
-                if len(groups) > 1:
-                    means = {k: m for k, (m, _) in groups.items()}
-                    spreads[name] = max(means.values()) - min(means.values())
-                    parts.append(f"mean FID by {name}: " + ", ".join(
-                        f"{k} {fmt(m)} ({n} run{'s' if n > 1 else ''})" for k, (m, n) in groups.items())
-                        + f" (range {fmt(spreads[name])})")
-            text = "**Which GAN hyperparameter mattered:** " + "; ".join(parts) + "."
-            if len(spreads) == 2:
-                if spreads["loss"] == spreads["z_dim"]:
-                    text += " Both factors span the same FID range."
-                else:
-                    big = max(spreads, key=spreads.get)
-                    text += (f" In this lab the {big} choice goes with the larger difference in mean FID "
-                             f"({fmt(spreads[big])} against {fmt(min(spreads.values()))}).")
-            if f["gan_runs_per_config"] == 1:
-                text += (f" Each configuration ran once (seed {', '.join(map(str, f['seeds']))}), so differences of "
-                         "the size of run-to-run noise, which one run cannot measure, are not established.")
-            lines.append(text)
-        cov = f["coverage"]
-        if cov:
-            partial = [(lab, c, k, rec) for lab, c, k, rec in cov if k and c < k]
-            gan_cov = [t for t in cov if t[0].startswith("GAN")]
-            text = "**Mode collapse evidence** (classes the metric's classifier finds in at least half their real " \
-                   "share of the samples; recall = share of real images near a generated one): "
-            text += ", ".join(f"{lab} {c}/{k} classes, recall {fmt(rec)}" for lab, c, k, rec in cov) + ". "
-            if partial:
-                worst = min(partial, key=lambda t: (t[1], t[3] if t[3] is not None else math.inf))
-                text += (f"{len(partial)} of {len(cov)} run(s) cover fewer than all classes; the fewest: {worst[0]} "
-                         f"({worst[1]}/{worst[2]}).")
-            else:
-                text += "Every run covers all classes by this measure."
-            if gan_cov and len(gan_cov) < len(cov):
-                text += " (GAN and VAE runs are listed together.)"
-            lines.append(text)
-        probs = f["d_probs"]
-        if probs:
-            gaps = [(lab, real - fake) for lab, real, fake in probs]
-            big = max(gaps, key=lambda t: t[1])
-            lines.append("**Discriminator balance** (final epoch mean D(real) - D(fake)): "
-                         + ", ".join(f"{lab} {fmt(g)}" for lab, g in gaps)
-                         + f". The largest gap is {big[0]}'s ({fmt(big[1])}).")
-        vae = f["vae"]
-        if len(vae) > 1:
-            latents = [v[0] for v in vae]
-            recon, kl, fid = [v[2] for v in vae], [v[3] for v in vae], [v[4] for v in vae]
-            rows = "; ".join(f"latent {z}: recon {fmt(r)}, KL {fmt(k)}, FID {fmt(x)}" for z, _, r, k, x in vae)
-            text = f"**Latent-size trade-off (VAE):** {rows}. From latent {latents[0]} to {latents[-1]}"
-            if None not in recon:
-                text += f" the reconstruction loss {trend(recon)}"
-            if None not in kl:
-                text += f", the KL term {trend(kl)}"
-            if None not in fid:
-                text += f" and the FID of prior samples {trend(fid)}"
-                rd, fd = trend(recon) if None not in recon else "", trend(fid)
-                if rd == "falls" and fd == "rises":
-                    text += ": better reconstructions came with worse samples, the trade-off in these numbers."
-                elif rd == "falls" and fd == "falls":
-                    text += ": reconstructions and samples both improved, so no trade-off shows in these numbers."
-                else:
-                    text += ": no consistent trade-off shows in these numbers."
-            else:
-                text += "; FID not computed for every VAE, so the sample side of the trade-off is unknown."
-            lines.append(text)
-        elif len(vae) == 1:
-            z, total, rec, kl, fid_v = vae[0]
-            lines.append(f"**VAE:** one latent size ({z}): total {fmt(total)}, recon {fmt(rec)}, KL {fmt(kl)}, "
-                         f"FID {fmt(fid_v)}; the latent-size trade-off needs at least two.")
-        bg, bv = f["best_gan"], f["best_vae"]
-        if bg and bv:
-            lower = "GAN" if bg[1] < bv[1] else "VAE" if bv[1] < bg[1] else "neither"
-            lines.append(f"**GAN vs VAE:** best GAN {bg[0]} FID {fmt(bg[1])}, best VAE {bv[0]} FID {fmt(bv[1])}; "
-                         + (f"the {lower} has the lower FID." if lower != "neither" else "the FIDs are equal."))
-        elif bg or bv:
-            lines.append("**GAN vs VAE:** FID is available for only one family here, so they cannot be compared.")
-        out[ds] = lines
-    return out
 
 
 # =============================================================================== document
@@ -540,9 +192,7 @@ def _copy_image(doc: _Doc, src: Path, images_dir: Path, name: str, caption: str)
 
 
 def _comparison_plots(doc: _Doc, data: ReportData, images_dir: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    from . import plotting
+    plt = plotting.plt
 
     def add(name: str, caption: str, draw, *args, **kwargs) -> None:
         fig = draw(*args, save_to=images_dir / name, **kwargs)
@@ -626,8 +276,7 @@ def build_report(
     Raises:
         ValueError: when no run folder is found, or ``out_dir`` is missing for an iterable source.
     """
-    import matplotlib.pyplot as plt
-
+    plt = plotting.plt
     data = collect(source)
     if out_dir is None:
         if not isinstance(source, (str, os.PathLike)):

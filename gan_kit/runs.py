@@ -366,3 +366,45 @@ def load_generator(run_dir: str | os.PathLike) -> Any:
     if not (run_dir / GENERATOR_FILE).exists() and (run_dir / DECODER_FILE).exists():
         return load_model(run_dir / DECODER_FILE)
     return load_model(run_dir / GENERATOR_FILE)
+
+
+def save_keras(run_dir: str | os.PathLike, models: Mapping[str, Any]) -> None:
+    """Save Keras models into the run folder as ``{file name: model}``, each through a temp file and a rename."""
+    run_dir = Path(run_dir)
+    for name, model in models.items():
+        tmp = run_dir / f".{name}.tmp.keras"
+        model.save(tmp)
+        os.replace(tmp, run_dir / name)
+
+
+# ----------------------------------------------------------------- sweep folders
+def read_sweep(folder: str | os.PathLike) -> dict[str, Any]:
+    """The contents of a sweep folder's ``sweep.json``.
+
+    Raises:
+        RunFolderError: when the folder has no readable ``sweep.json``.
+    """
+    return read_json(Path(folder) / SWEEP_FILE)
+
+
+def expand_runs(items: Iterable[str | os.PathLike]) -> list[Path]:
+    """Run folders from run folders and sweep folders (a sweep folder stands for its runs, in grid order).
+
+    Raises:
+        ValueError: for an item that is neither a run folder nor a sweep folder.
+    """
+    paths: list[Path] = []
+    for item in items:
+        if item is None:
+            continue
+        path = Path(item)
+        if is_run(path):
+            paths.append(path)
+        elif (path / SWEEP_FILE).is_file():
+            for record in read_sweep(path).get("points", []):
+                run_dir = Path(os.path.normpath(path / record["folder"])) if record.get("folder") else None
+                if run_dir is not None and is_run(run_dir):
+                    paths.append(run_dir)
+        else:
+            raise ValueError(f"{path} is not a run folder (no {CONFIG_FILE}) nor a sweep folder (no {SWEEP_FILE}).")
+    return paths

@@ -9,9 +9,10 @@ run folder, its state and the errors met. Calling it again with the same argumen
 finds the runs by name: finished (and diverged) runs are skipped, interrupted or failed
 runs are resumed from their last checkpoint (or started again when they have none), and
 the missing ones are trained; ``reuse=[earlier sweep folders]`` lets a point take over an
-identical finished run of another sweep (a shared baseline). ``compare(runs)`` reads run folders only: a table of the
-config fields that differ, the final value of chosen history columns, ``metrics.json``
-values and the diagnostics that fired, and overlay plots of the columns.
+identical finished run of another sweep (a shared baseline). ``compare(runs)`` (``gan_kit.compare``,
+re-exported here) reads run folders only: a table of the config fields that differ, the final
+value of chosen history columns, ``metrics.json`` values and the diagnostics that fired, and
+overlay plots of the columns.
 
 Example:
     >>> result = sweep(for_profile("quick", dataset="fashion_mnist"), {"d_lr": [1e-4, 1e-3], "batch_size": [64, 128]})
@@ -23,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import random
 import shutil
@@ -34,14 +34,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import runs
+from . import checkpoints, runs
+from .compare import DEFAULT_COLUMNS, Comparison, compare
 from .config import Config, ConfigError
+from .runs import DONE_STATES, SWEEP_FILE, read_sweep
 
-SWEEP_FILE = "sweep.json"
-DONE_STATES = ("finished", "diverged")
-"""Run states that count as done: a sweep does not train these again (a diverged run is a result)."""
 _IDENTITY_EXCLUDED = ("name", "output_dir")
-_DEFAULT_COLUMNS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob")
 
 
 # ----------------------------------------------------------------- grids
@@ -97,7 +95,7 @@ def _hash(value: Any, length: int = 8) -> str:
 
 
 def _identity(config: Config) -> dict[str, Any]:
-    return {k: v for k, v in config.to_dict().items() if k not in _IDENTITY_EXCLUDED}
+    return runs.config_identity(config, _IDENTITY_EXCLUDED)
 
 
 # ----------------------------------------------------------------- results
@@ -122,7 +120,7 @@ class SweepResult:
     failed: dict[str, str] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)
 
-    def compare(self, columns: Sequence[str] = _DEFAULT_COLUMNS, save_to: str | os.PathLike | None = None
+    def compare(self, columns: Sequence[str] = DEFAULT_COLUMNS, save_to: str | os.PathLike | None = None
                 ) -> Comparison:
         """``compare`` over this sweep's runs."""
         return compare([r for r in self.runs if r is not None], columns, save_to)
@@ -150,47 +148,19 @@ def _train_point(config: dict[str, Any], resume: str | None, verbose: int | str,
         else:
             run = train(Config.from_dict(config), verbose=verbose)
         return str(run.path), run.status, None
-    except Exception as exc:  # recorded in sweep.json and retried by the parent
-        error = f"{type(exc).__name__}: {exc}"
+    except Exception as exc:  # recorded in sweep.json and retried by the parent; train() marked the folder failed
         folder = Path(resume) if resume else _find_run(Path(config["output_dir"]), config["name"])
-        if folder is not None and _state(folder) == "running":  # it raised outside fit(): say so in the folder
-            try:
-                runs.write_status(folder, "failed", error=error)
-            except OSError:
-                pass
-        return (str(folder) if folder else None), "failed", error
+        return (str(folder) if folder else None), "failed", f"{type(exc).__name__}: {exc}"
 
 
 def _find_run(folder: Path, run_name: str) -> Path | None:
-    """The run folder of ``run_name`` in the sweep folder: a done one first, else the newest."""
-    if not folder.is_dir():
-        return None
-    found = []
-    for path in folder.iterdir():
-        if not (path.is_dir() and path.name.startswith(f"{run_name}-") and (path / runs.CONFIG_FILE).is_file()):
-            continue
-        try:
-            if runs.read_json(path / runs.CONFIG_FILE).get("name") != run_name:
-                continue
-        except runs.RunFolderError:
-            continue
-        found.append(path)
-    if not found:
-        return None
-    done = [p for p in found if _state(p) in DONE_STATES]
-    return max(done or found, key=lambda p: (p.stat().st_mtime, p.name))
-
-
-def _state(run_dir: Path) -> str:
-    try:
-        return str(runs.read_status(run_dir).get("state", "unknown"))
-    except runs.RunFolderError:
-        return "unknown"
+    """The run folder of ``run_name`` in the sweep folder: the newest done one, else the newest."""
+    found = runs.find_runs(folder, name=run_name)
+    done = [p for p in found if runs.read_state(p) in DONE_STATES]
+    return (done or found)[-1] if found else None
 
 
 def _has_checkpoint(run_dir: Path) -> bool:
-    from . import checkpoints
-
     try:
         return checkpoints.read_state(run_dir) is not None
     except runs.RunFolderError:
@@ -217,11 +187,11 @@ class _Point:
         Without a run of its own, a done run with the same config given through ``reuse`` counts as its run.
         """
         folder = _find_run(Path(self.config.output_dir), self.config.name)
-        if folder is None and self.reused is not None and _state(self.reused) in DONE_STATES:
+        if folder is None and self.reused is not None and runs.read_state(self.reused) in DONE_STATES:
             folder = self.reused
         if folder is not None:
             self.path = folder
-            self.state = _state(folder)
+            self.state = runs.read_state(folder)
         return folder
 
     @property
@@ -478,25 +448,24 @@ def _reusable_runs(sources: Sequence[str | os.PathLike], exclude: Path) -> dict[
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     found: dict[str, Path] = {}
-    for path in _expand(list(sources)):
-        if path.parent.resolve() == exclude.resolve() or _state(path) not in DONE_STATES:
+    for path in runs.expand_runs(list(sources)):
+        if path.parent.resolve() == exclude.resolve() or runs.read_state(path) not in DONE_STATES:
             continue
         try:
             config = runs.read_config(path)
         except (runs.RunFolderError, ConfigError):
             continue
         key = _hash(_identity(config))
-        if key not in found or (_state(found[key]) != "finished" and _state(path) == "finished"):
+        if key not in found or (runs.read_state(found[key]) != "finished" and runs.read_state(path) == "finished"):
             found[key] = path
     return found
 
 
 def _read_sweep(folder: Path) -> dict[str, Any]:
-    path = folder / SWEEP_FILE
-    if not path.exists():
+    if not (folder / SWEEP_FILE).exists():
         return {}
     try:
-        value = runs.read_json(path)
+        value = read_sweep(folder)
     except runs.RunFolderError:
         return {}
     return value if isinstance(value, dict) else {}
@@ -512,174 +481,6 @@ def _write_sweep(folder: Path, state: dict[str, Any], items: list[_Point]) -> No
         points.append(record)
     runs.write_json(folder / SWEEP_FILE, {**state, "updated": time.time(), "points": points})
 
-
-def read_sweep(folder: str | os.PathLike) -> dict[str, Any]:
-    """The contents of a sweep folder's ``sweep.json``.
-
-    Raises:
-        RunFolderError: when the folder has no readable ``sweep.json``.
-    """
-    return runs.read_json(Path(folder) / SWEEP_FILE)
-
-
-# ----------------------------------------------------------------- comparing runs
-@dataclass
-class Comparison:
-    """Runs side by side.
-
-    Attributes:
-        runs: the run folders, in the order given.
-        columns: the history columns compared.
-        table: one dict per run: ``run`` (folder name), ``status``, the config fields that
-            differ between the runs, the final (last finite) value of each column,
-            ``metrics.json`` values when present, and ``diagnostics`` (the codes that fired).
-        figure: a matplotlib figure with one panel per column, one line per run.
-    """
-
-    runs: list[Path]
-    columns: list[str]
-    table: list[dict[str, Any]]
-    figure: Any = None
-
-    def to_markdown(self, digits: int = 4) -> str:
-        """The table as GitHub-flavoured markdown (numbers to ``digits`` significant digits)."""
-        if not self.table:
-            return "_No runs to compare._"
-        header: list[str] = []
-        for row in self.table:
-            header.extend(k for k in row if k not in header)
-        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-        for row in self.table:
-            lines.append("| " + " | ".join(_cell(row.get(k), digits) for k in header) + " |")
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:  # shown as a table in Jupyter
-        return self.to_markdown()
-
-
-def _cell(value: Any, digits: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.{digits}g}"
-    return str(value).replace("|", "\\|")
-
-
-def _final(values: Sequence[float]) -> float:
-    for v in reversed(list(values)):
-        if v is not None and math.isfinite(v):
-            return float(v)
-    return math.nan
-
-
-def _expand(items: Sequence[str | os.PathLike]) -> list[Path]:
-    paths: list[Path] = []
-    for item in items:
-        if item is None:
-            continue
-        path = Path(item)
-        if (path / runs.CONFIG_FILE).is_file():
-            paths.append(path)
-        elif (path / SWEEP_FILE).is_file():  # a sweep folder: its runs, in grid order
-            for record in read_sweep(path).get("points", []):
-                run_dir = Path(os.path.normpath(path / record["folder"])) if record.get("folder") else None
-                if run_dir is not None and (run_dir / runs.CONFIG_FILE).is_file():
-                    paths.append(run_dir)
-        else:
-            raise ValueError(
-                f"{path} is not a run folder (no {runs.CONFIG_FILE}) nor a sweep folder (no {SWEEP_FILE})."
-            )
-    return paths
-
-
-def compare(
-    runs_: Sequence[str | os.PathLike],
-    columns: Sequence[str] = _DEFAULT_COLUMNS,
-    save_to: str | os.PathLike | None = None,
-) -> Comparison:
-    """Compare run folders: a table of config differences and final values, and overlay plots.
-
-    Reads only the run folders (``config.json``, ``history.csv``, ``status.json``, and
-    ``metrics.json`` / ``diagnostics.json`` when present); never a model.
-
-    Args:
-        runs_: run folders (e.g. ``SweepResult.runs``); a sweep folder stands for its runs.
-        columns: history columns to report and plot.
-        save_to: optional PNG path for the figure (written atomically).
-
-    Returns:
-        A :class:`Comparison`.
-
-    Raises:
-        ValueError: when an item is neither a run folder nor a sweep folder, or no run is given.
-    """
-    from . import diagnostics
-
-    paths = _expand(runs_)
-    if not paths:
-        raise ValueError("compare() needs at least one run folder.")
-    configs = [runs.read_json(p / runs.CONFIG_FILE) for p in paths]
-    order = [f.name for f in fields(Config)]
-    keys = [k for k in order if k not in _IDENTITY_EXCLUDED and len({json.dumps(c.get(k), sort_keys=True)
-                                                                      for c in configs}) > 1]
-    histories = [runs.load_history(p) for p in paths]
-    table = []
-    for path, config, history in zip(paths, configs, histories):
-        row: dict[str, Any] = {"run": path.name, "status": _state(path)}
-        row.update({k: config.get(k) for k in keys})
-        row["epochs_done"] = int(_final(history.get("epoch", []))) if history.get("epoch") else 0
-        for column in columns:
-            row[column] = _final(history.get(column, []))
-        metrics_file = path / "metrics.json"
-        if metrics_file.is_file():
-            try:
-                values = runs.read_json(metrics_file)
-            except runs.RunFolderError:
-                values = {}
-            for k, v in values.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("seed", "samples", "seconds"):
-                    row[k if k not in row else f"metrics.{k}"] = v
-        row["diagnostics"] = ", ".join(dict.fromkeys(f.code for f in diagnostics.summarize(path)))
-        table.append(row)
-    labels = [", ".join(f"{k}={c.get(k)}" for k in keys) or p.name for p, c in zip(paths, configs)]
-    figure = _overlay(histories, list(columns), labels)
-    if save_to is not None:
-        import io
-
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100)
-        runs.atomic_write_bytes(save_to, buffer.getvalue())
-    return Comparison(runs=paths, columns=list(columns), table=table, figure=figure)
-
-
-def _overlay(histories: list[dict[str, list[float]]], columns: list[str], labels: list[str]):
-    """One panel per column, one line per run (drawn with gan_kit.plotting's backend choice)."""
-    from .plotting import plt
-
-    n = max(len(columns), 1)
-    ncols = min(n, 2 if n == 4 else 3)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.4 * nrows), squeeze=False)
-    for ax, column in zip(axes.flat, columns):
-        for history, label in zip(histories, labels):
-            if column in history:
-                epochs = history.get("epoch") or list(range(1, len(history[column]) + 1))
-                ax.plot(epochs, history[column], marker="o", ms=2, label=label)
-        if column in ("d_real_prob", "d_fake_prob"):
-            ax.axhline(0.5, ls="--", color="gray", lw=1)
-        ax.set(title=column, xlabel="epoch")
-    for ax in list(axes.flat)[len(columns):]:
-        ax.axis("off")
-    handles, names = axes.flat[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, names, loc="lower center", ncol=min(len(names), 3), fontsize="small",
-                   bbox_to_anchor=(0.5, 0.0))
-        fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(names) / 3), 1, 1))
-    else:
-        fig.tight_layout()
-    return fig
 
 
 __all__ = ["DONE_STATES", "SWEEP_FILE", "Comparison", "SweepResult", "compare", "grid_points", "point_fields",

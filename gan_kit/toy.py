@@ -13,95 +13,10 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
-from .training import GAN, make_optimizer
-
-
-def ring_centers(modes: int = 8, radius: float = 2.0) -> np.ndarray:
-    """The (modes, 2) centres of the Gaussians, evenly spaced on a circle."""
-    angles = 2 * np.pi * np.arange(modes) / modes
-    return radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
-
-
-def ring_data(n: int, modes: int = 8, radius: float = 2.0, std: float = 0.05, seed: int = 0) -> np.ndarray:
-    """``n`` float32 points from an equal mixture of ``modes`` Gaussians on a ring."""
-    rng = np.random.default_rng(seed)
-    centers = ring_centers(modes, radius)
-    which = rng.integers(0, modes, n)
-    return (centers[which] + std * rng.standard_normal((n, 2))).astype(np.float32)
-
-
-def mode_coverage_2d(
-    samples: np.ndarray,
-    modes: int = 8,
-    radius: float = 2.0,
-    std: float = 0.05,
-    n_std: float = 3.0,
-    min_fraction: float = 0.02,
-) -> dict[str, Any]:
-    """How many ring modes the samples cover.
-
-    A sample belongs to a mode when it lies within ``n_std`` standard deviations of
-    its centre; a mode is covered when at least ``min_fraction`` of all samples
-    belong to it.
-
-    Returns:
-        ``covered`` (int), ``counts`` (samples per mode), ``high_quality`` (fraction of
-        samples near any mode), and the thresholds used.
-    """
-    samples = np.asarray(samples, np.float64)
-    if samples.ndim != 2 or samples.shape[1] != 2 or len(samples) == 0:
-        raise ValueError(f"Expected samples of shape (n, 2). Received shape {samples.shape}.")
-    centers = ring_centers(modes, radius)
-    dist = np.linalg.norm(samples[:, None, :] - centers[None], axis=-1)
-    nearest = dist.argmin(axis=1)
-    close = dist[np.arange(len(samples)), nearest] <= n_std * std
-    counts = np.bincount(nearest[close], minlength=modes)
-    covered = int((counts >= min_fraction * len(samples)).sum())
-    return {
-        "covered": covered,
-        "modes": modes,
-        "counts": counts.tolist(),
-        "high_quality": float(close.mean()),
-        "n_std": n_std,
-        "min_fraction": min_fraction,
-    }
-
-
-def build_toy_generator(latent_dim: int = 2, hidden: int = 64, depth: int = 2) -> keras.Sequential:
-    """MLP generator: ``depth`` ReLU layers of ``hidden`` units, 2-D linear output."""
-    model = keras.Sequential(name="toy_generator")
-    model.add(keras.Input(shape=(latent_dim,)))
-    for i in range(depth):
-        model.add(layers.Dense(hidden, activation="relu", name=f"hidden{i + 1}"))
-    model.add(layers.Dense(2, name="point"))
-    return model
-
-
-def build_toy_discriminator(hidden: int = 64, depth: int = 2, spectral_norm: bool = False,
-                            dropout: float = 0.0) -> keras.Sequential:
-    """MLP discriminator: ``depth`` LeakyReLU layers of ``hidden`` units, one logit out.
-
-    The last hidden activation is named ``features`` (what feature matching compares).
-    ``dropout`` > 0 adds a Dropout layer after each hidden activation; ``spectral_norm``
-    wraps every Dense layer in Keras' ``SpectralNormalization``.
-    """
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
-
-    def wrap(layer):
-        return layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm else layer
-
-    model = keras.Sequential(name="toy_discriminator")
-    model.add(keras.Input(shape=(2,)))
-    for i in range(depth):
-        model.add(wrap(layers.Dense(hidden, name=f"hidden{i + 1}")))
-        model.add(layers.LeakyReLU(0.2, name=f"act{i + 1}" if i < depth - 1 else "features"))
-        if dropout > 0:
-            model.add(layers.Dropout(dropout, name=f"drop{i + 1}"))
-    model.add(wrap(layers.Dense(1, name="logit")))
-    return model
+from .gan import GAN, make_optimizer
+from .models import build_toy_discriminator, build_toy_generator
+from .ring import mode_coverage_2d, ring_centers, ring_data
 
 
 # Two setups the notebooks and tests share. "collapsing": plain BCE with a large D that

@@ -1,8 +1,26 @@
-"""The GAN as a keras.Model with its own train_step, and ``train(config)`` that makes a run folder."""
+"""``train(config)``: one run lifecycle for every model family.
+
+A family (``FAMILIES``) says how to build, watch and save one kind of model: the GAN, the
+class-conditional GAN and the VAE today. The lifecycle around it is the same for all:
+
+1. resolve the config (or the run's own, to resume) and check it against the family;
+2. load the data, so data and config problems raise before any folder exists;
+3. create the run folder, write ``config.json`` and the status ``running``;
+4. choose the device's fast path (``runtime.json``), build the model in its strategy's
+   scope, restore the last checkpoint when resuming, and ``fit()`` with the kit's callbacks;
+5. save the models and the family's artifacts, the status ``finished`` (or ``diverged``), and
+   ``progress.gif``.
+
+Anything that raises after step 3 marks the run ``failed`` with the error (``stopped`` for
+Ctrl-C), so no run stays ``running`` unless its process was killed. Adding a model family
+means adding one ``Family`` entry.
+"""
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,344 +30,127 @@ import numpy as np
 import tensorflow as tf
 
 from . import callbacks as cbs
-from . import devices, runs
+from . import checkpoints, devices, runs
+from .checkpoints import ResumeError, fixed_noise
+from .conditional import build_conditional_gan
 from .config import Config
-from .losses import feature_matching_loss, get_losses, gradient_penalty
+from .gan import GAN, build_gan, make_optimizer
+from .images import save_gif
+from .runs import Run, load_generator
+from .vae import HISTORY_COLUMNS as VAE_COLUMNS
+from .vae import VAERun, build_vae, save_artifacts
+from .vae import save_models as save_vae_models
 
-HISTORY_COLUMNS = ["g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time"]
+GAN_COLUMNS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time")
+HISTORY_COLUMNS = list(GAN_COLUMNS)
+
+__all__ = [
+    "FAMILIES",
+    "GAN",
+    "Family",
+    "ResumeError",
+    "Run",
+    "build_gan",
+    "build_model",
+    "family_of",
+    "fixed_noise",
+    "load_generator",
+    "make_dataset",
+    "make_optimizer",
+    "train",
+]
 
 
-class GAN(keras.Model):
-    """A generator and a discriminator trained against each other by ``fit()``.
+# ----------------------------------------------------------------- model families
+@dataclass(frozen=True)
+class Family:
+    """How the run lifecycle builds, watches and saves one kind of model.
 
-    Each ``train_step`` makes ``n_critic`` discriminator updates on the real batch, then
-    ``g_steps`` generator updates. With ``reuse_fakes`` (the default) the last D update and
-    the first G update share one generated batch, so G runs forward once for both; every
-    other update draws fresh noise. Losses come from
-    ``gan_kit.losses`` by name. The step reports ``g_loss``, ``d_loss`` and the mean
-    probabilities D gives real (``d_real_prob``) and generated (``d_fake_prob``)
-    images (sigmoid of D's output, also for hinge and Wasserstein critics),
-    averaged over the epoch, plus ``gp`` and ``fm`` when those terms are on.
-
-    Example:
-        >>> gan = GAN(build_generator(), build_discriminator(), latent_dim=100)
-        >>> gan.compile(keras.optimizers.Adam(1e-4, 0.5), keras.optimizers.Adam(1e-4, 0.5))
-        >>> gan.fit(dataset, epochs=5)
-
-    Args:
-        generator: maps (batch, latent_dim) noise to images in [-1, 1].
-        discriminator: maps images to logits of shape (batch, 1).
-        latent_dim: size of the noise vector.
-        seed: seed of the model's own random streams (noise, labels, penalties).
-        ema: decay of an exponential moving average of G's weights used for sampling (0: off).
-        feature_layer: name of D's layer whose output feature matching compares.
+    Attributes:
+        name: the family's key in ``FAMILIES``.
+        build: ``(config, runtime) -> compiled keras.Model``, called inside the strategy's scope.
+        columns: the ``history.csv`` columns that lead the table.
+        losses: log keys whose NaN/Inf stops training (``DivergenceGuard``).
+        resumable: whether the full training state is saved after every epoch (``checkpoints``).
+        diagnostics: whether the GAN training-health checks apply (``DiagnosticsCallback``).
+        check: raises ``ValueError`` for a config the family cannot train.
+        runtime: adjusts the device's runtime choice (e.g. the VAE computes in float32).
+        save: ``(model, run_dir, config)``: the models and artifacts written when training finished.
+        result: ``(run, model) -> Run``: the object ``train`` returns.
     """
 
-    def __init__(
-        self,
-        generator: keras.Model,
-        discriminator: keras.Model,
-        latent_dim: int,
-        seed: int = 0,
-        ema: float = 0.0,
-        feature_layer: str = "features",
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
-        if not 0.0 <= float(ema) < 1.0:
-            raise ValueError(f"ema must be 0 (off) or a decay in (0, 1). Received: ema={ema}.")
-        self.generator = generator
-        self.discriminator = discriminator
-        self.latent_dim = int(latent_dim)
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.ema = float(ema)
-        self.feature_layer = feature_layer
-        self.ema_generator = None
-        if self.ema > 0:
-            self.ema_generator = keras.models.clone_model(generator)
-            self.ema_generator.set_weights(generator.get_weights())
-        self.instance_noise_std = keras.Variable(0.0, trainable=False, dtype="float32", name="instance_noise_std")
-        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
-        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
-        self.d_real_tracker = keras.metrics.Mean(name="d_real_prob")
-        self.d_fake_tracker = keras.metrics.Mean(name="d_fake_prob")
-        self.gp_tracker = keras.metrics.Mean(name="gp")
-        self.fm_tracker = keras.metrics.Mean(name="fm")
-        self._features = None
-        self.built = True  # G and D are built Sequential models; nothing is created lazily
-
-    def compile(
-        self,
-        g_optimizer: keras.optimizers.Optimizer,
-        d_optimizer: keras.optimizers.Optimizer,
-        loss: str = "bce",
-        label_smoothing: float = 0.0,
-        label_noise: float = 0.0,
-        label_flip: float = 0.0,
-        gp_weight: float = 0.0,
-        n_critic: int = 1,
-        g_steps: int = 1,
-        feature_matching: float = 0.0,
-        reuse_fakes: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        """Set the optimizers, the loss family and the stabilization tricks of the step.
-
-        Args:
-            g_optimizer: optimizer for the generator.
-            d_optimizer: optimizer for the discriminator.
-            loss: a name registered in ``gan_kit.losses.LOSSES``.
-            label_smoothing: one-sided smoothing in [0, 0.5): D's target for real images is ``1 - s``.
-            label_noise: s in real = 1 + s*N(0,1), fake = 0 + s*N(0,1) (Gaussian label noise).
-            label_flip: probability of swapping an example's real/fake target.
-            gp_weight: weight of the gradient penalty on D (10 for WGAN-GP; 0 off).
-            n_critic: D updates per train step.
-            g_steps: G updates per train step.
-            feature_matching: weight of the feature-matching term added to G's loss (0 off).
-            reuse_fakes: the last D update and the first G update of a step share one generated
-                batch (one G forward pass less per step, as PyTorch's DCGAN example does); False
-                gives each update its own fresh noise.
-            **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``, ``steps_per_execution``).
-
-        Raises:
-            ValueError: for an unknown loss or a value out of range.
-        """
-        super().compile(**kwargs)
-        checks = {
-            "label_smoothing": (label_smoothing, 0.0, 0.5),
-            "label_noise": (label_noise, 0.0, 1.0),
-            "label_flip": (label_flip, 0.0, 0.5),
-            "gp_weight": (gp_weight, 0.0, 1000.0),
-            "feature_matching": (feature_matching, 0.0, 1000.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= float(value) <= high or (name == "label_smoothing" and value >= 0.5):
-                bracket = ")" if name == "label_smoothing" else "]"
-                raise ValueError(f"{name} must be in [{low}, {high}{bracket}. Received: {name}={value}.")
-        for name, value in (("n_critic", n_critic), ("g_steps", g_steps)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1. Received: {name}={value}.")
-        self.g_optimizer = g_optimizer
-        self.d_optimizer = d_optimizer
-        self.loss_name = loss
-        pair = get_losses(loss)
-        self.g_loss_fn, self.d_loss_fn = pair.generator, pair.discriminator
-        if not pair.uses_labels and (label_smoothing or label_noise or label_flip):
-            raise ValueError(f"Label smoothing, noise and flips need a label-based loss; {loss!r} has no labels.")
-        self.real_label = 1.0 - float(label_smoothing)
-        self.label_noise = float(label_noise)
-        self.label_flip = float(label_flip)
-        self.gp_weight = float(gp_weight)
-        self.n_critic = int(n_critic)
-        self.g_steps = int(g_steps)
-        self.feature_matching = float(feature_matching)
-        self.reuse_fakes = bool(reuse_fakes)
-        if self.feature_matching > 0:
-            try:
-                layer = self.discriminator.get_layer(self.feature_layer)
-            except ValueError:
-                raise ValueError(
-                    f"Feature matching needs a layer named {self.feature_layer!r} in the discriminator."
-                ) from None
-            self._features = keras.Model(self.discriminator.inputs, layer.output, name="d_features")
-
-    @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        tracked = [self.g_loss_tracker, self.d_loss_tracker, self.d_real_tracker, self.d_fake_tracker]
-        if getattr(self, "gp_weight", 0) > 0:
-            tracked.append(self.gp_tracker)
-        if getattr(self, "feature_matching", 0) > 0:
-            tracked.append(self.fm_tracker)
-        return tracked
-
-    @property
-    def sampler(self) -> keras.Model:
-        """The generator used for samples: the EMA copy when ``ema`` is on, else G itself."""
-        return self.ema_generator if self.ema_generator is not None else self.generator
-
-    def call(self, z, training: bool = False):
-        """Generated images for the noise ``z``."""
-        return self.generator(z, training=training)
-
-    def sample_noise(self, batch_size) -> tf.Tensor:
-        """Standard normal noise of shape (batch_size, latent_dim) from the model's seed generator."""
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
-
-    def _noisy(self, images: tf.Tensor) -> tf.Tensor:
-        """Instance noise: Gaussian noise of the current std added to D's inputs."""
-        std = tf.cast(self.instance_noise_std, images.dtype)
-        noise = keras.random.normal(tf.shape(images), seed=self.seed_generator, dtype=images.dtype)
-        return images + std * noise
-
-    @staticmethod
-    def _for_gradients(optimizer, loss: tf.Tensor) -> tf.Tensor:
-        """The loss to differentiate: divided by the replica count (gradients are summed across replicas,
-        so the update matches one device on the global batch) and scaled for mixed precision."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas > 1:
-            loss = loss / tf.cast(replicas, loss.dtype)
-        return optimizer.scale_loss(loss)
-
-    def _labels(self, batch) -> tuple[tf.Tensor, tf.Tensor]:
-        real = tf.fill([batch], tf.constant(self.real_label, tf.float32))
-        fake = tf.zeros([batch], tf.float32)
-        if self.label_noise > 0:
-            real += self.label_noise * keras.random.normal([batch], seed=self.seed_generator)
-            fake += self.label_noise * keras.random.normal([batch], seed=self.seed_generator)
-        if self.label_flip > 0:
-            flip = keras.random.uniform([batch], seed=self.seed_generator) < self.label_flip
-            real, fake = tf.where(flip, fake, real), tf.where(flip, real, fake)
-        return real, fake
-
-    # The three hooks a conditional GAN overrides to pass the labels on (gan_kit.conditional).
-    def _generate(self, z: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
-        """G's images for the noise ``z`` in training mode."""
-        return self.generator(z, training=True)
-
-    def _discriminate(self, images: tf.Tensor, labels: tf.Tensor | None = None):
-        """D's real/fake logits in training mode, and its class logits (None: D has no class head)."""
-        return self.discriminator(images, training=True), None
-
-    def _class_terms(self, labels, class_logits, side: str) -> tuple[Any, dict[str, tf.Tensor]]:
-        """The weighted class loss to add to ``side``'s ("d" or "g") loss and its logs; none without a class head."""
-        return 0.0, {}
-
-    def discriminator_step(self, real: tf.Tensor, labels: tf.Tensor | None = None,
-                           fake: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
-        """One update of D on a real batch and a generated batch of the same size.
-
-        ``fake`` is a batch G already made this step (``reuse_fakes``); without it G makes one from fresh noise.
-        """
-        batch = tf.shape(real)[0]
-        if fake is None:
-            fake = self._generate(self.sample_noise(batch), labels)
-        real_in, fake_in = self._noisy(real), self._noisy(tf.cast(fake, real.dtype))
-        real_labels, fake_labels = self._labels(batch)
-        out = {}
-        with tf.GradientTape() as tape:
-            real_logits, real_classes = self._discriminate(real_in, labels)
-            fake_logits, _ = self._discriminate(fake_in, labels)
-            d_loss = self.d_loss_fn(real_logits, fake_logits, real_labels, fake_labels)
-            if self.gp_weight > 0:
-                alpha = keras.random.uniform([batch], seed=self.seed_generator)
-                gp = gradient_penalty(lambda x: self._discriminate(x, labels)[0], real_in, fake_in, alpha)
-                d_loss += self.gp_weight * gp
-                out["gp"] = gp
-            extra, logs = self._class_terms(labels, real_classes, "d")
-            d_loss += extra
-            out.update(logs)
-            scaled = self._for_gradients(self.d_optimizer, d_loss)
-        grads = tape.gradient(scaled, self.discriminator.trainable_weights)
-        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
-        out.update(
-            d_loss=d_loss,
-            d_real_prob=tf.reduce_mean(tf.sigmoid(tf.cast(real_logits, tf.float32))),
-            d_fake_prob=tf.reduce_mean(tf.sigmoid(tf.cast(fake_logits, tf.float32))),
-        )
-        return out
-
-    def generator_step(self, real: tf.Tensor, labels: tf.Tensor | None = None, fake: tf.Tensor | None = None,
-                       tape: tf.GradientTape | None = None) -> dict[str, tf.Tensor]:
-        """One update of G: make D call its images real (plus feature matching when on).
-
-        Without ``fake`` G makes a batch from fresh noise. With ``fake`` (``reuse_fakes``) it
-        takes the batch of this step's D update, which ``tape`` recorded G making, so G's
-        forward pass is not run twice; D judges it with its just-updated weights either way.
-        """
-        if fake is None:
-            fake, tape = self._recorded_fake(real, labels)
-        out = {}
-        with tape:  # re-entering the tape goes on recording where it stopped
-            fake = self._noisy(tf.cast(fake, real.dtype))
-            fake_logits, fake_classes = self._discriminate(fake, labels)
-            g_loss = self.g_loss_fn(fake_logits)
-            extra, logs = self._class_terms(labels, fake_classes, "g")
-            g_loss += extra
-            out.update(logs)
-            if self.feature_matching > 0:
-                fm = feature_matching_loss(self._features(self._noisy(real), training=True),
-                                           self._features(fake, training=True))
-                g_loss += self.feature_matching * fm
-                out["fm"] = fm
-            scaled = self._for_gradients(self.g_optimizer, g_loss)
-        grads = tape.gradient(scaled, self.generator.trainable_weights)
-        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
-        if self.ema_generator is not None:
-            for avg, w in zip(self.ema_generator.weights, self.generator.weights):
-                avg.assign(self.ema * avg + (1.0 - self.ema) * tf.cast(w, avg.dtype))
-        out["g_loss"] = g_loss
-        return out
-
-    def _recorded_fake(self, real: tf.Tensor, labels: tf.Tensor | None) -> tuple[tf.Tensor, tf.GradientTape]:
-        """A batch G makes from fresh noise (as many images as ``real``) and the tape that recorded it."""
-        tape = tf.GradientTape()
-        with tape:
-            fake = self._generate(self.sample_noise(tf.shape(real)[0]), labels)
-        return fake, tape
-
-    def _unpack(self, data) -> tuple[tf.Tensor, tf.Tensor | None]:
-        """The real images of a batch and its labels (None: an unconditional GAN ignores them)."""
-        return (data[0] if isinstance(data, (tuple, list)) else data), None
-
-    def train_step(self, data):
-        real, labels = self._unpack(data)
-        for _ in range(self.n_critic - 1):
-            d_out = self.discriminator_step(real, labels)
-        if self.reuse_fakes:  # the last D update and the first G update share one generated batch
-            fake, tape = self._recorded_fake(real, labels)
-            d_out = self.discriminator_step(real, labels, fake=fake)
-            g_out = self.generator_step(real, labels, fake=fake, tape=tape)
-        else:
-            d_out = self.discriminator_step(real, labels)
-            g_out = self.generator_step(real, labels)
-        for _ in range(self.g_steps - 1):
-            g_out = self.generator_step(real, labels)
-        logs = {**d_out, **g_out}
-        for metric in self.metrics:
-            metric.update_state(logs[metric.name])
-        return {m.name: m.result() for m in self.metrics}
+    name: str
+    build: Callable[[Config, dict[str, Any]], keras.Model]
+    columns: Sequence[str]
+    losses: Sequence[str]
+    resumable: bool = True
+    diagnostics: bool = True
+    check: Callable[[Config], None] = lambda config: None
+    runtime: Callable[[dict[str, Any]], dict[str, Any]] = lambda runtime: runtime
+    save: Callable[[Any, Path, Config], None] = lambda model, run_dir, config: cbs.save_models(model, run_dir)
+    result: Callable[[Run, Any], Run] = field(default=lambda run, model: run)
 
 
-@dataclass
-class Run:
-    """A finished (or stopped) training run: its folder, config, history and models."""
-
-    path: Path
-    config: Config
-    history: dict[str, list[float]] = field(default_factory=dict)
-    generator: keras.Model | None = None
-    discriminator: keras.Model | None = None
-    gan: GAN | None = None
-    status: str = "finished"
-
-    def sample(self, n: int = 64, seed: int = 0) -> np.ndarray:
-        """``n`` generated images in [-1, 1] from seeded noise."""
-        if self.generator is None:
-            raise ValueError("This Run has no generator in memory; load generator.keras from its folder.")
-        z = np.random.default_rng(seed).standard_normal((n, self.config.latent_dim)).astype(np.float32)
-        return keras.ops.convert_to_numpy(self.generator(z, training=False))
+def _gan_result(run: Run, gan: Any) -> Run:
+    run.generator, run.discriminator = gan.sampler, gan.discriminator
+    return run
 
 
-def fixed_noise(config: Config) -> np.ndarray:
-    """The fixed latent batch used for every sample grid of a run (seeded by the config)."""
-    rng = np.random.default_rng(config.seed + 1_000_003)
-    return rng.standard_normal((config.grid_size**2, config.latent_dim)).astype(np.float32)
+def _check_vae(config: Config) -> None:
+    if config.conditional:
+        raise ValueError("The VAE is unconditional. Received: conditional=True; set conditional=False.")
 
 
+def _vae_runtime(runtime: dict[str, Any]) -> dict[str, Any]:
+    reasons = {**runtime.get("reasons", {}), "mixed_precision": "the VAE computes in float32",
+               "distribute": "the VAE trains on one device"}
+    return {**runtime, "mixed_precision": "float32", "distribute": "default", "reasons": reasons}
+
+
+def _save_vae(vae: Any, run_dir: Path, config: Config) -> None:
+    save_vae_models(vae, run_dir)
+    save_artifacts(vae, run_dir, config)
+
+
+def _vae_result(run: Run, vae: Any) -> Run:
+    return VAERun(path=run.path, config=run.config, history=run.history, generator=vae.decoder, model=vae,
+                  status=run.status, encoder=vae.encoder)
+
+
+FAMILIES: dict[str, Family] = {
+    "gan": Family("gan", lambda c, r: build_gan(c, r), GAN_COLUMNS, ("g_loss", "d_loss"), result=_gan_result),
+    "conditional": Family("conditional", lambda c, r: build_conditional_gan(c, r), GAN_COLUMNS,
+                          ("g_loss", "d_loss"), result=_gan_result),
+    "vae": Family("vae", lambda c, r: build_vae(c, r), VAE_COLUMNS, ("loss", "recon_loss", "kl_loss"),
+                  resumable=False, diagnostics=False, check=_check_vae, runtime=_vae_runtime, save=_save_vae,
+                  result=_vae_result),
+}
+
+
+def family_of(config: Config) -> Family:
+    """The family that trains ``config``: ``vae`` for ``model="vae"``, ``conditional`` for ``conditional=True``,
+    else ``gan``."""
+    if config.model == "vae":
+        return FAMILIES["vae"]
+    return FAMILIES["conditional" if config.conditional else "gan"]
+
+
+def build_model(config: Config, runtime: dict[str, Any] | None = None) -> keras.Model:
+    """The compiled model of the config's family, on the device's fast path (``devices.choose_runtime``).
+
+    Call it inside a ``tf.distribute`` strategy's scope to train on several devices or machines.
+    """
+    family = family_of(config)
+    return family.build(config, family.runtime(runtime or devices.choose_runtime(config)))
+
+
+# ----------------------------------------------------------------- data
 def load_training_arrays(config: Config) -> tuple[np.ndarray, np.ndarray]:
     """The config's training images as uint8 N x H x W x C (resized / converted as configured) and labels."""
     from . import data
 
-    x, y, _ = data.load_arrays(
-        config.dataset,
-        "train",
-        path=config.data_path,
-        image_size=config.image_size,
-        channels=config.channels,
-        max_examples=config.max_examples,
-    )
+    x, y, _ = data.load_arrays(config.dataset, "train", path=config.data_path, image_size=config.image_size,
+                               channels=config.channels, max_examples=config.max_examples)
     return x, y
 
 
@@ -359,22 +160,14 @@ def make_dataset(config: Config, start_epoch: int = 0) -> tuple[tf.data.Dataset,
     from . import data
 
     x, y = load_training_arrays(config)
-    return data.epoch_dataset(
-        x,
-        y,
-        with_labels=config.conditional,
-        batch_size=config.batch_size,
-        seed=config.seed,
-        start_epoch=start_epoch,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-    )
+    return data.epoch_dataset(x, y, with_labels=config.conditional, batch_size=config.batch_size, seed=config.seed,
+                              start_epoch=start_epoch, epochs=config.epochs, steps_per_epoch=config.steps_per_epoch)
 
 
-def seed_and_batches(config: Config, dataset: tf.data.Dataset | None = None,
-                     start_epoch: int = 0) -> tuple[tf.data.Dataset, int | None]:
-    """Seed Keras/TensorFlow (and switch on op determinism) as the config says; the training batches and steps
-    per epoch: the config's from ``start_epoch`` on, or ``dataset`` (repeated when ``steps_per_epoch`` is set)."""
+def _seed_and_batches(config: Config, dataset: tf.data.Dataset | None, start_epoch: int
+                      ) -> tuple[tf.data.Dataset, int | None]:
+    """Seed Keras/TensorFlow (op determinism when asked); the batches and steps per epoch: the config's from
+    ``start_epoch`` on, or ``dataset`` (repeated when ``steps_per_epoch`` is set)."""
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(config.seed)
@@ -386,98 +179,30 @@ def seed_and_batches(config: Config, dataset: tf.data.Dataset | None = None,
     return dataset, steps
 
 
-def save_progress_gif(run_dir: Path) -> None:
-    """``progress.gif`` from the run's sample grids, when there are any."""
-    frames = runs.sample_paths(run_dir)
-    if frames:
-        from .plotting import save_gif
-
-        save_gif(frames, run_dir / runs.GIF_FILE)
-
-
-def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
-    """Compile ``gan`` with the config's optimizers, loss and tricks and the runtime's fast path."""
-    optimizers = [
-        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
-    ]
-    if runtime["mixed_precision"] == "mixed_float16":
-        optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
-    gan.runtime = runtime
-    gan.compile(
-        g_optimizer=optimizers[0],
-        d_optimizer=optimizers[1],
-        loss=config.loss,
-        label_smoothing=config.label_smoothing,
-        label_noise=config.label_noise,
-        label_flip=config.label_flip,
-        gp_weight=config.gp_weight,
-        n_critic=config.n_critic,
-        g_steps=config.g_steps,
-        feature_matching=config.feature_matching,
-        reuse_fakes=config.reuse_fakes,
-        jit_compile=runtime["jit_compile"],
-        steps_per_execution=runtime["steps_per_execution"],
-    )
-
-
-def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
-    """A compiled ``GAN`` with the config's models, optimizers, loss and tricks, on the chosen fast path.
-
-    Args:
-        config: the experiment.
-        runtime: the choice of ``gan_kit.devices.choose_runtime`` (made here when None): XLA,
-            steps per execution, and mixed precision (float16/bfloat16 compute with float32
-            weights, logits and losses; float16 adds dynamic loss scaling to both optimizers).
-    """
-    from .devices import choose_runtime
-    from .models import build_models
-
-    runtime = runtime or choose_runtime(config)
-    if config.conditional:
-        from .conditional import build_conditional_gan
-
-        return build_conditional_gan(config, runtime)
-    precision = runtime["mixed_precision"]
-    previous = keras.config.dtype_policy()
-    if precision != "float32":
-        keras.config.set_dtype_policy(precision)
-    try:
-        generator, discriminator = build_models(config)
-        gan = GAN(generator, discriminator, config.latent_dim, seed=config.seed, ema=config.ema, name="gan")
-    finally:
-        keras.config.set_dtype_policy(previous)
-    compile_gan(gan, config, runtime)
-    return gan
-
-
-def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: float = 0.999):
-    """``adam`` (with the betas), plain ``sgd``, or ``rmsprop``; the betas apply to Adam only."""
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: ['adam', 'rmsprop', 'sgd'].")
-
-
-class ResumeError(ValueError):
-    """A run folder cannot be resumed (missing state, or a config that differs from the run's)."""
-
-
-def _resume_config(run_dir: Path, config: Config | None) -> Config:
-    saved = runs.read_config(run_dir)
-    if config is None:
-        return saved
-    changed = {k: v for k, v in saved.diff(config).items() if k != "epochs"}
-    if changed:
-        lines = "\n".join(f"  {k}: run has {a!r}, new config has {b!r}" for k, (a, b) in sorted(changed.items()))
-        raise ResumeError(
-            f"Refusing to resume {run_dir} under a different config (only `epochs` may change):\n{lines}\n"
-            "Resume with the run's own config (train(None, resume=...) or --resume alone), or start a new run."
-        )
-    return config
+# ----------------------------------------------------------------- the lifecycle
+def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, history: dict[str, list[float]]
+               ) -> tuple[cbs.DivergenceGuard, cbs.HistoryWriter, list[keras.callbacks.Callback]]:
+    """The kit's callbacks for a run, in the order they must run."""
+    guard = cbs.DivergenceGuard(keys=tuple(family.losses))
+    history_cb = cbs.HistoryWriter(run_dir, list(family.columns), history=history)
+    own: list[keras.callbacks.Callback] = [guard, cbs.EpochTimer()]
+    if family.diagnostics:  # the GAN step's instance noise; a no-op at 0
+        own.append(cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs))
+    own.append(cbs.SampleGrid(run_dir, checkpoints.fixed_noise_for(run_dir, config), every=config.sample_every))
+    if family.resumable:
+        own.append(cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every))
+    if config.metrics_every > 0:  # FID/KID into history.csv every metrics_every epochs
+        own.append(cbs.metrics_callback(config))
+    own.append(history_cb)
+    if family.resumable:
+        own.append(checkpoints.TrainingState(run_dir))
+    if config.diagnostics and family.diagnostics:  # training-health checks -> diagnostics.json
+        own.append(cbs.DiagnosticsCallback(run_dir, real=dataset, seed=config.seed))
+    if config.tensorboard:  # scalars and sample grids under <run>/tensorboard/
+        own.append(cbs.TensorBoardLogger(run_dir))
+    if config.wandb:  # optional; skipped with a note when wandb is not installed
+        own.append(cbs.WandbLogger(run_dir, config.to_dict()))
+    return guard, history_cb, own
 
 
 def train(
@@ -488,14 +213,14 @@ def train(
     verbose: int | str = "auto",
     dataset: tf.data.Dataset | None = None,
 ) -> Run:
-    """Train a GAN as the config says, in a new run folder under ``config.output_dir`` (or continue one).
+    """Train the config's model (``family_of``) in a new run folder under ``config.output_dir``, or continue one.
 
-    The folder gets ``config.json``, ``history.csv`` (one row per epoch), fixed-noise
-    grids in ``samples/``, ``progress.gif``, ``generator.keras`` and
-    ``discriminator.keras``, ``status.json``, and ``checkpoints/`` with the full
-    training state after every epoch (weights, optimizers, random-generator states).
-    Data and config problems are raised before the folder is created. A NaN or Inf
-    loss stops training, marks the run ``diverged`` and keeps the last good
+    The folder gets ``config.json``, ``runtime.json``, ``history.csv`` (one row per epoch),
+    fixed-noise grids in ``samples/``, ``progress.gif``, the saved models, ``status.json`` and,
+    for GANs, ``checkpoints/`` with the full training state after every epoch (weights,
+    optimizers, random-generator states) and ``diagnostics.json``. Data and config problems
+    are raised before the folder is created; a failure after that marks the run ``failed``.
+    A NaN or Inf loss stops training, marks the run ``diverged`` and keeps the last good
     checkpoint and samples.
 
     Args:
@@ -511,107 +236,56 @@ def train(
         The ``Run`` with its folder, history and models.
 
     Raises:
-        ConfigError, DatasetNotFoundError, DatasetError, RunFolderError, ResumeError: before any training.
+        ConfigError, DatasetNotFoundError, DatasetError, RunFolderError, ResumeError, ValueError: before any
+        training; any error of training itself, after marking the run ``failed``.
     """
-    from . import checkpoints
-    from .vae import is_vae_run, train_vae
-
-    if is_vae_run(config, resume):  # config.model == "vae": its own loop in gan_kit.vae
-        return train_vae(config, resume=resume, callbacks=callbacks, verbose=verbose, dataset=dataset)
     if resume is not None:
-        run_dir = Path(resume)
-        if not (run_dir / runs.CONFIG_FILE).is_file():
-            raise ResumeError(f"{run_dir} is not a run folder (no {runs.CONFIG_FILE}); pass the folder train() made.")
-        config = _resume_config(run_dir, config)
+        config = checkpoints.resume_config(resume, config)
     elif not isinstance(config, Config):
         raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
-    start_epoch = 0
-    state = checkpoints.read_state(run_dir) if resume is not None else None
-    if state is not None:
-        start_epoch = int(state["epoch"])
-    dataset, steps = seed_and_batches(config, dataset, start_epoch)
+    family = family_of(config)
+    family.check(config)
+    if resume is not None and not family.resumable:
+        raise ResumeError(f"{family.name.upper()} runs cannot be resumed ({resume}): they keep no training state. "
+                          "Start a new run with train(config).")
+    state = checkpoints.read_state(resume) if resume is not None else None
+    start_epoch = int(state["epoch"]) if state is not None else 0
+    dataset, steps = _seed_and_batches(config, dataset, start_epoch)
     if resume is None:
         run_dir = runs.create_run_dir(config.output_dir, config.name)
         config.to_json(run_dir / runs.CONFIG_FILE)
-    runs.write_status(run_dir, "running", epoch=start_epoch)
-
-    runtime = devices.choose_runtime(config)
-    runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
-    strategy = devices.make_strategy(runtime)
-    with strategy.scope():
-        gan = build_gan(config, runtime)
-        if state is not None:
-            checkpoints.restore(gan, run_dir, state)
-    noise = checkpoints.fixed_noise_for(run_dir, config)
-    history: dict[str, list[float]] = {}
-    if state is not None:
-        history = runs.truncate_history(run_dir, start_epoch)
-    guard = cbs.DivergenceGuard()
-    history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS, history=history)
-    own = [
-        guard,
-        cbs.EpochTimer(),
-        cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs),
-        cbs.SampleGrid(run_dir, noise, every=config.sample_every),
-        cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every),
-        history_cb,
-        checkpoints.TrainingState(run_dir),
-    ]
-    if config.metrics_every > 0:  # FID/KID into history.csv every metrics_every epochs (gan_kit.metrics)
-        from .metrics import metrics_callback
-
-        own.insert(own.index(history_cb), metrics_callback(config))
-    if config.diagnostics:  # training-health checks -> diagnostics.json (gan_kit.diagnostics)
-        own.append(cbs.DiagnosticsCallback(run_dir, real=dataset, seed=config.seed))
-    if config.tensorboard:  # scalars and sample grids under <run>/tensorboard/
-        own.append(cbs.TensorBoardLogger(run_dir))
-    if config.wandb:  # optional; skipped with a note when wandb is not installed
-        own.append(cbs.WandbLogger(run_dir, config.to_dict()))
-    fit_kwargs: dict[str, Any] = {"initial_epoch": start_epoch}
-    if steps is not None:
-        fit_kwargs["steps_per_epoch"] = steps
-    if start_epoch < config.epochs:
-        try:
-            gan.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
-                    shuffle=False, **fit_kwargs)
-        except BaseException as exc:
-            runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}",
-                              epoch=len(history_cb.history.get("epoch", [])) or start_epoch)
-            raise
-    epochs_done = int(max(history_cb.history.get("epoch", [start_epoch]) or [start_epoch]))
-    if guard.diverged is not None:
-        runs.write_status(run_dir, "diverged", **guard.diverged)
     else:
-        cbs.save_models(gan, run_dir)
-        runs.write_status(run_dir, "finished", epochs=epochs_done)
-    save_progress_gif(run_dir)
-    return Run(
-        path=run_dir,
-        config=config,
-        history=runs.load_history(run_dir),
-        generator=gan.sampler,
-        discriminator=gan.discriminator,
-        gan=gan,
-        status=runs.read_status(run_dir)["state"],
-    )
-
-
-def load_generator(run_dir: str | os.PathLike) -> keras.Model:
-    """The saved generator of a run, loaded with Keras' safe mode."""
-    path = Path(run_dir) / runs.GENERATOR_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: the run has not saved its generator yet.")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
-
-
-__all__ = [
-    "GAN",
-    "ResumeError",
-    "Run",
-    "build_gan",
-    "fixed_noise",
-    "load_generator",
-    "make_dataset",
-    "make_optimizer",
-    "train",
-]
+        run_dir = Path(resume)
+    runs.write_status(run_dir, "running", epoch=start_epoch)
+    history: dict[str, list[float]] = runs.truncate_history(run_dir, start_epoch) if state is not None else {}
+    started = time.perf_counter()
+    history_cb = None
+    try:
+        runtime = family.runtime(devices.choose_runtime(config))
+        runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
+        with devices.make_strategy(runtime).scope():
+            model = family.build(config, runtime)
+            if state is not None:
+                checkpoints.restore(model, run_dir, state)
+        guard, history_cb, own = _callbacks(family, config, run_dir, dataset, history)
+        if start_epoch < config.epochs:
+            model.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
+                      shuffle=False, initial_epoch=start_epoch, **({"steps_per_epoch": steps} if steps else {}))
+        if guard.diverged is not None:
+            runs.write_status(run_dir, "diverged", **guard.diverged)
+        else:
+            family.save(model, run_dir, config)
+            done = history_cb.history.get("epoch") or [start_epoch]
+            runs.write_status(run_dir, "finished", epochs=int(max(done)),
+                              seconds=round(time.perf_counter() - started, 2))
+    except BaseException as exc:
+        epoch = len(history_cb.history.get("epoch", [])) if history_cb is not None else start_epoch
+        state_name = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
+        runs.write_status(run_dir, state_name, error=f"{type(exc).__name__}: {exc}", epoch=epoch or start_epoch)
+        raise
+    frames = runs.sample_paths(run_dir)
+    if frames:
+        save_gif(frames, run_dir / runs.GIF_FILE)
+    run = Run(path=run_dir, config=config, history=runs.load_history(run_dir), model=model,
+              status=runs.read_state(run_dir))
+    return family.result(run, model)

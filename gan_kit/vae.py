@@ -26,14 +26,15 @@ fixed batch of prior noise, ``progress.gif``, ``runtime.json``, ``status.json``)
 ``reconstructions.png`` (originals above, reconstructions below), ``interpolations.png``
 (linear paths between the encodings of two real test images, the real images at both
 ends) and, for a 2-D latent, ``latent_scatter.png``. VAE runs are not resumable: a killed
-run is started again.
+run is started again. ``gan_kit.train`` trains one (the ``vae`` family of ``gan_kit.training``);
+its builders are ``gan_kit.models.build_encoder`` / ``build_decoder``, its loss terms
+``gan_kit.losses.reconstruction_loss`` / ``kl_divergence``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,158 +42,33 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
-from . import callbacks as cbs
 from . import runs
 from .config import Config
-from .training import ResumeError, Run
+from .gan import make_optimizer
+from .images import as_images, save_interpolations, save_reconstructions
+from .losses import RECON_LOSSES, kl_divergence, reconstruction_loss
+from .models import LOGITS_LAYER, build_decoder, build_encoder
+from .plotting import plot_latent_scatter
+from .runs import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    INTERPOLATIONS_FILE,
+    LATENT_SCATTER_FILE,
+    RECONSTRUCTIONS_FILE,
+    Run,
+    load_model,
+    save_keras,
+)
 
 HISTORY_COLUMNS = ["loss", "recon_loss", "kl_loss", "epoch_time"]
-RECON_LOSSES = ("bce", "mse")
-ENCODER_FILE = "encoder.keras"
-DECODER_FILE = "decoder.keras"
-RECONSTRUCTIONS_FILE = "reconstructions.png"
-INTERPOLATIONS_FILE = "interpolations.png"
-LATENT_SCATTER_FILE = "latent_scatter.png"
-LOGITS_LAYER = "logits"
 PICK_POOL = 200  # test images the reconstruction and interpolation examples are picked from
-_SIZES = {28: 7, 32: 4}  # image size -> side of the decoder's first feature map
-
-
-def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int]:
-    if len(image_shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels). Received: image_shape={image_shape}.")
-    h, w, c = (int(v) for v in image_shape)
-    if h != w or h not in _SIZES or c not in (1, 3):
-        raise ValueError(f"The VAE builds square 28x28 or 32x32 images with 1 or 3 channels. "
-                         f"Received: image_shape={image_shape}.")
-    return h, c
-
-
-# ------------------------------------------------------------------------------------------- builders
-
-
-def build_encoder(latent_dim: int = 16, image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 32,
-                  name: str = "encoder") -> keras.Sequential:
-    """Conv encoder: stride-2 convs with LeakyReLU, then one Dense layer giving mean and log-variance.
-
-    For 28x28 two stride-2 convs (28 -> 14 -> 7) with ``width`` and ``2 * width`` filters;
-    for 32x32 three (32 -> 16 -> 8 -> 4). The output ``mean_logvar`` has ``2 * latent_dim``
-    units: the first half is the mean, the second the log-variance (``split_moments``).
-
-    Args:
-        latent_dim: size of the latent vector z.
-        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
-        width: filters of the first conv; doubled at each following conv.
-        name: Keras model name.
-
-    Returns:
-        A ``keras.Sequential`` mapping images in [-1, 1] to (batch, 2 * latent_dim).
-    """
-    size, _ = _check_shape(image_shape)
-    if int(latent_dim) < 1:
-        raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
-    model = keras.Sequential(name=name)
-    model.add(keras.Input(shape=tuple(image_shape), name="image"))
-    for i in range(3 if size == 32 else 2):
-        model.add(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}"))
-        model.add(layers.LeakyReLU(0.2, name=f"down{i + 1}_act"))
-    model.add(layers.Flatten(name="features"))
-    model.add(layers.Dense(2 * int(latent_dim), name="mean_logvar"))
-    return model
-
-
-def build_decoder(latent_dim: int = 16, image_shape: tuple[int, int, int] = (28, 28, 1), width: int = 32,
-                  recon_loss: str = "bce", name: str = "decoder") -> keras.Sequential:
-    """Conv decoder: Dense to a small feature map, stride-2 transposed convs, a ``logits`` conv, images in [-1, 1].
-
-    Mirrors ``build_encoder``: for 28x28 Dense to 7x7x(2*width) and two transposed convs
-    (14, 28) with ``2 * width`` and ``width`` filters; for 32x32 Dense to 4x4x(4*width) and
-    three (8, 16, 32). A 3x3 conv named ``logits`` gives one value per pixel and channel;
-    the output layer maps it to [-1, 1]: ``tanh(logits / 2)`` (= ``2 * sigmoid - 1``) for
-    ``bce``, ``tanh(logits)`` for ``mse`` (see the module docstring).
-
-    Args:
-        latent_dim: size of the latent vector z.
-        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
-        width: filters of the last transposed conv; doubled towards the input.
-        recon_loss: ``bce`` or ``mse``; picks the output mapping.
-        name: Keras model name.
-
-    Returns:
-        A ``keras.Sequential`` mapping (batch, latent_dim) to images in [-1, 1].
-    """
-    size, channels = _check_shape(image_shape)
-    if recon_loss not in RECON_LOSSES:
-        raise ValueError(f"recon_loss must be one of {list(RECON_LOSSES)}. Received: recon_loss={recon_loss!r}.")
-    n_up = 3 if size == 32 else 2
-    filters = [width * 2 ** (n_up - 1 - i) for i in range(n_up)]
-    base = _SIZES[size]
-    model = keras.Sequential(name=name)
-    model.add(keras.Input(shape=(int(latent_dim),), name="z"))
-    model.add(layers.Dense(base * base * filters[0], name="project"))
-    model.add(layers.LeakyReLU(0.2, name="project_act"))
-    model.add(layers.Reshape((base, base, filters[0]), name="to_map"))
-    for i, f in enumerate(filters):
-        model.add(layers.Conv2DTranspose(f, 4, strides=2, padding="same", name=f"up{i + 1}"))
-        model.add(layers.LeakyReLU(0.2, name=f"up{i + 1}_act"))
-    model.add(layers.Conv2D(channels, 3, padding="same", name=LOGITS_LAYER))
-    if recon_loss == "bce":
-        model.add(layers.Rescaling(0.5, name="half_logits"))
-    model.add(layers.Activation("tanh", dtype="float32", name="to_image"))
-    return model
-
-
-# ------------------------------------------------------------------------------------------- losses
 
 
 def split_moments(mean_logvar: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """The encoder output (batch, 2 * d) split into mean (batch, d) and log-variance (batch, d)."""
     mean, log_var = tf.split(tf.cast(mean_logvar, tf.float32), 2, axis=-1)
     return mean, log_var
-
-
-def kl_divergence(mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
-    """KL divergence of N(mean, exp(log_var)) from the prior N(0, I), per example (Kingma & Welling 2014, App. B).
-
-    ``KL = 0.5 * sum_j (mean_j^2 + exp(log_var_j) - 1 - log_var_j)``, summed over the latent
-    dimensions.
-
-    Args:
-        mean: (batch, d) means of the approximate posterior.
-        log_var: (batch, d) log-variances.
-
-    Returns:
-        (batch,) float32 KL values, each >= 0.
-    """
-    mean, log_var = tf.cast(mean, tf.float32), tf.cast(log_var, tf.float32)
-    return 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var, axis=-1)
-
-
-def reconstruction_loss(images: tf.Tensor, logits: tf.Tensor, kind: str = "bce") -> tf.Tensor:
-    """Reconstruction loss per example, summed over pixels and channels.
-
-    Args:
-        images: targets in [-1, 1], (batch, H, W, C).
-        logits: the decoder's ``logits`` layer output for them, same shape.
-        kind: ``bce`` (Bernoulli cross-entropy from logits against ``(images + 1) / 2``) or
-            ``mse`` (squared error of ``tanh(logits)`` against ``images``).
-
-    Returns:
-        (batch,) float32 losses.
-
-    Raises:
-        ValueError: for an unknown ``kind``.
-    """
-    images, logits = tf.cast(images, tf.float32), tf.cast(logits, tf.float32)
-    if kind == "bce":
-        per_pixel = tf.nn.sigmoid_cross_entropy_with_logits(labels=(images + 1.0) / 2.0, logits=logits)
-    elif kind == "mse":
-        per_pixel = tf.square(tf.tanh(logits) - images)
-    else:
-        raise ValueError(f"kind must be one of {list(RECON_LOSSES)}. Received: kind={kind!r}.")
-    return tf.reduce_sum(per_pixel, axis=[1, 2, 3])
 
 
 # ------------------------------------------------------------------------------------------- latent paths
@@ -375,7 +251,7 @@ class VAE(keras.Model):
         """Posterior means of images in [-1, 1] (or uint8), as a float32 array (n, latent_dim)."""
         out = []
         for start in range(0, len(images), batch_size):
-            batch = _as_float_images(images[start : start + batch_size])
+            batch = as_images(images[start : start + batch_size])
             out.append(keras.ops.convert_to_numpy(self.encode(batch)[0]))
         return np.concatenate(out).astype(np.float32)
 
@@ -404,24 +280,24 @@ class VAE(keras.Model):
         return self.decode_numpy(lerp(codes[0], codes[1], steps))
 
 
-def _as_float_images(images: np.ndarray) -> np.ndarray:
-    arr = np.asarray(images)
-    if arr.ndim == 3:
-        arr = arr[..., None]
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
-    return arr.astype(np.float32)
-
-
 # ------------------------------------------------------------------------------------------- runs
 
 
 @dataclass
 class VAERun(Run):
-    """A finished (or stopped) VAE run: ``generator`` is the decoder; ``encoder`` and ``vae`` are added."""
+    """A finished (or stopped) VAE run: ``generator`` is the decoder, ``model`` the ``VAE``; ``encoder`` is added."""
 
     encoder: keras.Model | None = None
-    vae: VAE | None = None
+
+    @property
+    def vae(self) -> VAE | None:
+        """The trained ``VAE`` (``model``)."""
+        return self.model
+
+
+def save_models(vae: VAE, run_dir: str | os.PathLike) -> None:
+    """Write ``encoder.keras`` and ``decoder.keras`` through temp files and renames."""
+    save_keras(run_dir, {ENCODER_FILE: vae.encoder, DECODER_FILE: vae.decoder})
 
 
 def build_vae(config: Config, runtime: dict[str, Any] | None = None) -> VAE:
@@ -429,8 +305,6 @@ def build_vae(config: Config, runtime: dict[str, Any] | None = None) -> VAE:
     ``latent_dim``, ``beta``, ``recon_loss``; the optimizer from ``g_optimizer``, ``g_lr``, ``g_beta1``,
     ``g_beta2``. ``runtime`` (``gan_kit.devices.choose_runtime``) sets XLA and steps per execution;
     the VAE always computes in float32."""
-    from .training import make_optimizer
-
     encoder = build_encoder(config.latent_dim, config.image_shape, config.d_width)
     decoder = build_decoder(config.latent_dim, config.image_shape, config.g_width, config.recon_loss)
     vae = VAE(encoder, decoder, config.latent_dim, beta=config.beta, recon_loss=config.recon_loss,
@@ -442,41 +316,14 @@ def build_vae(config: Config, runtime: dict[str, Any] | None = None) -> VAE:
     return vae
 
 
-def is_vae_run(config: Config | None, resume: str | os.PathLike | None = None) -> bool:
-    """Whether ``train(config, resume=...)`` is about a VAE (``model == "vae"`` in the config or the run's)."""
-    if config is not None:
-        return getattr(config, "model", None) == "vae"
-    if resume is not None and (Path(resume) / runs.CONFIG_FILE).is_file():
-        try:
-            return runs.read_json(Path(resume) / runs.CONFIG_FILE).get("model") == "vae"
-        except runs.RunFolderError:
-            return False
-    return False
-
-
-def save_models(vae: VAE, run_dir: str | os.PathLike) -> None:
-    """Write ``encoder.keras`` and ``decoder.keras`` through temp files and renames."""
-    run_dir = Path(run_dir)
-    for model, name in ((vae.encoder, ENCODER_FILE), (vae.decoder, DECODER_FILE)):
-        tmp = run_dir / f".{name}.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, run_dir / name)
-
-
 def load_decoder(run_dir: str | os.PathLike) -> keras.Model:
     """The saved decoder of a VAE run, loaded with Keras' safe mode."""
-    return _load(Path(run_dir) / DECODER_FILE)
+    return load_model(Path(run_dir) / DECODER_FILE)
 
 
 def load_encoder(run_dir: str | os.PathLike) -> keras.Model:
     """The saved encoder of a VAE run, loaded with Keras' safe mode."""
-    return _load(Path(run_dir) / ENCODER_FILE)
-
-
-def _load(path: Path) -> keras.Model:
-    if not path.exists():
-        raise FileNotFoundError(f"{path} does not exist: the run has not saved it (not finished, or not a VAE run).")
-    return keras.models.load_model(path, safe_mode=True, compile=False)
+    return load_model(Path(run_dir) / ENCODER_FILE)
 
 
 def load_vae(run_dir: str | os.PathLike) -> VAE:
@@ -530,14 +377,12 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
     Returns:
         ``{"reconstructions": path, "interpolations": path[, "latent_scatter": path]}``.
     """
-    from . import plotting
-
     run_dir = Path(run_dir)
     x, y, names = evaluation_images(config, max(PICK_POOL, n_recon, 2 * n_pairs))
-    real = _as_float_images(x)
+    real = as_images(x)
     written: dict[str, Path] = {}
     idx = _one_per_class(y, min(n_recon, len(x)))
-    written["reconstructions"] = plotting.save_reconstructions(
+    written["reconstructions"] = save_reconstructions(
         real[idx], vae.reconstruct(real[idx]), run_dir / RECONSTRUCTIONS_FILE)
     ends = _one_per_class(y, min(2 * n_pairs, len(x)))
     rows = []
@@ -545,13 +390,13 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
         path = vae.interpolate(real[a], real[b], steps)
         rows.append(np.concatenate([real[a : a + 1], path, real[b : b + 1]]))
     if rows:
-        written["interpolations"] = plotting.save_interpolations(rows, run_dir / INTERPOLATIONS_FILE)
+        written["interpolations"] = save_interpolations(rows, run_dir / INTERPOLATIONS_FILE)
     if vae.latent_dim == 2:
         import matplotlib.pyplot as plt
 
         xs, ys, _ = evaluation_images(config, n_scatter)
         codes = vae.encode_means(xs)
-        fig = plotting.plot_latent_scatter(codes, ys, names, save_to=run_dir / LATENT_SCATTER_FILE,
+        fig = plot_latent_scatter(codes, ys, names, save_to=run_dir / LATENT_SCATTER_FILE,
                                            title=f"{config.dataset} test encodings (posterior means), "
                                                  f"{len(codes)} images")
         plt.close(fig)
@@ -559,133 +404,16 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
     return written
 
 
-def train_vae(
-    config: Config | None,
-    *,
-    resume: str | os.PathLike | None = None,
-    callbacks: list[keras.callbacks.Callback] | None = None,
-    verbose: int | str = "auto",
-    dataset: tf.data.Dataset | None = None,
-) -> VAERun:
-    """Train a VAE as the config says (``model="vae"``), in a new run folder under ``config.output_dir``.
-
-    ``gan_kit.train`` calls this for VAE configs. The folder gets the files the module
-    docstring lists. Data and config problems are raised before the folder is created. A
-    NaN or Inf loss stops training and marks the run ``diverged``. With ``metrics_every > 0``
-    FID and KID of decoded prior samples go into ``history.csv`` (``gan_kit.metrics``).
-
-    Args:
-        config: the experiment (``model`` must be ``"vae"``; ``conditional`` must be off).
-        resume: not supported for VAE runs (raises ``ResumeError``).
-        callbacks: extra Keras callbacks, run after the kit's own.
-        verbose: passed to ``fit``.
-        dataset: an already-built pipeline of images in [-1, 1] to use instead of the config's dataset.
-
-    Returns:
-        The ``VAERun`` with its folder, history and models.
-
-    Raises:
-        ResumeError, TypeError, ValueError, ConfigError, DatasetNotFoundError, DatasetError, RunFolderError.
-    """
-    from . import devices
-    from .training import fixed_noise, save_progress_gif, seed_and_batches
-
-    if resume is not None:
-        raise ResumeError(f"VAE runs cannot be resumed ({resume}): they keep no training state. "
-                          "Start a new run with train(config).")
-    if not isinstance(config, Config):
-        raise TypeError(f"train_vae() needs a gan_kit.Config. Received: {type(config).__name__}.")
-    if config.model != "vae":
-        raise ValueError(f"train_vae() needs config.model='vae'. Received: model={config.model!r}.")
-    if config.conditional:
-        raise ValueError("The VAE is unconditional. Received: conditional=True; set conditional=False.")
-    dataset, steps = seed_and_batches(config, dataset)
-    run_dir = runs.create_run_dir(config.output_dir, config.name)
-    config.to_json(run_dir / runs.CONFIG_FILE)
-    runs.write_status(run_dir, "running", epoch=0)
-
-    runtime = devices.choose_runtime(config)
-    runtime["mixed_precision"] = "float32"
-    runtime["distribute"] = "default"
-    runtime["reasons"] = {**runtime.get("reasons", {}),
-                          "mixed_precision": "the VAE computes in float32",
-                          "distribute": "the VAE trains on one device"}
-    runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
-    vae = build_vae(config, runtime)
-
-    guard = cbs.DivergenceGuard(keys=("loss", "recon_loss", "kl_loss"))
-    history_cb = cbs.HistoryWriter(run_dir, HISTORY_COLUMNS)
-    own: list[keras.callbacks.Callback] = [
-        guard,
-        cbs.EpochTimer(),
-        cbs.SampleGrid(run_dir, fixed_noise(config), every=config.sample_every),
-        history_cb,
-    ]
-    if config.metrics_every > 0:
-        from .metrics import metrics_callback
-
-        own.insert(own.index(history_cb), metrics_callback(config))
-    fit_kwargs: dict[str, Any] = {}
-    if steps is not None:
-        fit_kwargs["steps_per_epoch"] = steps
-    start = time.perf_counter()
-    try:
-        vae.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
-                shuffle=False, **fit_kwargs)
-        if guard.diverged is not None:
-            runs.write_status(run_dir, "diverged", **guard.diverged)
-        else:
-            save_models(vae, run_dir)
-            save_artifacts(vae, run_dir, config)
-            epochs_done = len(history_cb.history.get("epoch", []))
-            runs.write_status(run_dir, "finished", epochs=epochs_done,
-                              seconds=round(time.perf_counter() - start, 2))
-    except BaseException as exc:
-        runs.write_status(run_dir, "failed", error=f"{type(exc).__name__}: {exc}",
-                          epoch=len(history_cb.history.get("epoch", [])))
-        raise
-    save_progress_gif(run_dir)
-    return VAERun(
-        path=run_dir,
-        config=config,
-        history=runs.load_history(run_dir),
-        generator=vae.decoder,
-        discriminator=None,
-        gan=None,
-        status=runs.read_status(run_dir)["state"],
-        encoder=vae.encoder,
-        vae=vae,
-    )
-
-
-def evaluate(run_folder: str | os.PathLike, **kwargs: Any) -> dict[str, Any]:
-    """``gan_kit.metrics.evaluate`` for a VAE run: the saved decoder on seeded prior noise is the generator.
-
-    Same keyword arguments, same ``metrics.json`` (written into the run folder), so GAN and VAE
-    numbers in one report come from the same extractor, reference statistics and sample count.
-    """
-    from . import metrics
-
-    return metrics.evaluate(run_folder, generator=load_decoder(run_folder), **kwargs)
-
-
 __all__ = [
-    "DECODER_FILE",
-    "ENCODER_FILE",
     "HISTORY_COLUMNS",
-    "INTERPOLATIONS_FILE",
-    "LATENT_SCATTER_FILE",
     "PICK_POOL",
-    "RECONSTRUCTIONS_FILE",
     "VAE",
     "VAERun",
     "build_decoder",
     "build_encoder",
     "build_vae",
-    "evaluate",
     "evaluation_images",
     "interpolate_latents",
-    "is_vae_run",
     "kl_divergence",
     "lerp",
     "load_decoder",
@@ -695,5 +423,5 @@ __all__ = [
     "save_artifacts",
     "save_models",
     "slerp",
-    "train_vae",
+    "split_moments",
 ]

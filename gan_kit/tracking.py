@@ -1,0 +1,176 @@
+"""Experiment tracking: TensorBoard event files and optional Weights & Biases runs, one per run folder."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import keras
+
+from . import runs
+from .images import png_size
+
+__all__ = ["TensorBoardLogger", "WandbLogger"]
+
+
+def diverged(model) -> bool:
+    """Whether ``DivergenceGuard`` stopped this model's training on a NaN or Inf (the loggers skip its grids)."""
+    return getattr(model, "diverged", None) is not None
+
+
+def _summary_metadata(plugin: str):
+    """Metadata marking a summary for TensorBoard's ``scalars`` or ``images`` dashboard (plugin data version 0)."""
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = plugin
+    metadata.plugin_data.content = b""
+    return metadata
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Writes each epoch's logs as TensorBoard scalars and each saved fixed-noise grid as an image.
+
+    Events go to ``<run>/tensorboard/``, so ``tensorboard --logdir outputs/runs`` shows and
+    compares every run, sample grids included. The step is the 1-based epoch, as in
+    ``history.csv`` (the grid before training is step 0). Every numeric log key becomes a
+    scalar with the same name; the grid ``SampleGrid`` saved for an epoch becomes the image
+    ``samples``, so place this callback after ``SampleGrid`` (and after callbacks that add
+    keys to the logs). It writes through TensorFlow's own summary writer with the scalar and
+    image plugins' metadata, so writing needs no ``tensorboard`` package; the viewer (and
+    the event reader ``tests/test_tracking.py`` checks the files with) is the ``tensorboard``
+    pin in requirements.txt, which TensorFlow 2.21 no longer installs by itself.
+
+    Example:
+        >>> gan.fit(data, epochs=10, callbacks=[SampleGrid(run_dir, noise, every=1), TensorBoardLogger(run_dir)])
+
+    Args:
+        run_dir: the run folder.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.log_dir = self.run_dir / runs.TENSORBOARD_DIR
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        import tensorflow as tf
+
+        fresh = not any(self.log_dir.glob("events.out.tfevents*"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._writer = tf.summary.create_file_writer(str(self.log_dir))
+        if fresh:
+            self._image(0)
+
+    def _image(self, epoch: int) -> None:
+        import tensorflow as tf
+
+        path = runs.sample_path(self.run_dir, epoch)
+        if not path.exists():
+            return
+        png = path.read_bytes()
+        width, height = png_size(png)
+        with self._writer.as_default():
+            tf.summary.write("samples", tf.constant([str(width).encode(), str(height).encode(), png]), step=epoch,
+                             metadata=_summary_metadata("images"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        import tensorflow as tf
+
+        if self._writer is None:
+            return
+        with self._writer.as_default():
+            for key, value in sorted((logs or {}).items()):
+                try:
+                    number = float(value)
+                except (TypeError, ValueError):
+                    continue
+                tf.summary.write(key, tf.constant(number, tf.float32), step=epoch + 1,
+                                 metadata=_summary_metadata("scalars"))
+        if not diverged(self.model):
+            self._image(epoch + 1)
+        self._writer.flush()
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _wandb_id(name: str) -> str:
+    """A W&B run id from a run folder's name: letters, digits, ``-``, ``_`` and ``.`` only, at most 64 characters."""
+    clean = re.sub(r"[^A-Za-z0-9_.-]", "-", name)
+    if len(clean) > 64:
+        clean = clean[:55] + "-" + hashlib.sha1(name.encode("utf-8")).hexdigest()[:8]
+    return clean
+
+
+class WandbLogger(keras.callbacks.Callback):
+    """Optional Weights & Biases logging: each epoch's logs and the fixed-noise grid, per run.
+
+    ``wandb`` is not a dependency of the kit: when it cannot be imported this callback
+    prints one line and does nothing. It runs in W&B's **offline** mode unless
+    ``$WANDB_MODE`` (or ``mode``) says otherwise, writing under ``<run>/wandb/``; upload
+    later with ``wandb sync``. The W&B run's name is the run folder's name and its id is
+    derived from it, so a resumed run continues the same W&B run. A W&B error turns logging
+    off with a message; it never stops training.
+
+    Args:
+        run_dir: the run folder.
+        config: values recorded as the W&B run's config (e.g. ``Config.to_dict()``).
+        project: the W&B project.
+        mode: ``"offline"``, ``"online"`` or ``"disabled"`` (default: ``$WANDB_MODE``, else offline).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, config: dict | None = None, project: str = "gan-kit",
+                 mode: str | None = None):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.config = dict(config or {})
+        self.project = project
+        self.mode = mode
+        self._run = None
+        self._wandb = None
+
+    def on_train_begin(self, logs=None):
+        import importlib
+
+        try:
+            self._wandb = importlib.import_module("wandb")
+        except ImportError:
+            print("gan_kit: wandb=True but the wandb package is not installed, so this run is not logged to "
+                  "W&B (its run folder still records everything). Turn W&B on with: pip install wandb")
+            return
+        mode = self.mode or os.environ.get("WANDB_MODE") or "offline"
+        try:
+            self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=_wandb_id(self.run_dir.name),
+                                         dir=str(self.run_dir), mode=mode, config=self.config, resume="allow")
+        except Exception as exc:
+            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
+            self._run = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._run is None:
+            return
+        data = {}
+        for key, value in (logs or {}).items():
+            try:
+                data[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        grid = runs.sample_path(self.run_dir, epoch + 1)
+        if grid.exists() and not diverged(self.model):
+            data["samples"] = self._wandb.Image(str(grid), caption=f"epoch {epoch + 1}")
+        try:
+            self._run.log(data, step=epoch + 1)
+        except Exception as exc:
+            print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
+            self._run = None
+
+    def on_train_end(self, logs=None):
+        if self._run is not None:
+            self._run.finish()
+            self._run = None
