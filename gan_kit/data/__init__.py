@@ -1,0 +1,65 @@
+"""Datasets for the course, offline first.
+
+Each dataset is looked up in this order, first hit wins: an explicit ``path``; the
+``data_dir`` argument; ``$GAN_KIT_DATA_DIR``; the repo's ``data/`` folder; the Keras cache
+(``$KERAS_HOME/datasets``, default ``~/.keras/datasets``); system copies (Debian's
+``dataset-fashion-mnist``); last, a download through ``keras.datasets`` when allowed.
+When nothing is found, ``DatasetNotFoundError`` lists every place tried and how to fix it.
+``data/README.md`` describes the accepted files.
+
+``load_arrays`` returns uint8 NHWC images, int64 labels and class names; ``load`` returns a
+batched ``tf.data.Dataset`` of float32 images in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from ..images import to_uint8, to_unit_range
+from . import arrays, catalog, folders, lookup, pipeline, readers, transforms
+from .arrays import load_arrays
+from .catalog import _CLASS_NAMES as _CLASS_NAMES
+from .catalog import DATASETS, SPLITS, DatasetError, DatasetNotFoundError, native_shape
+from .folders import IMAGE_EXTENSIONS
+from .lookup import DATA_DIR_ENV, REPO_DATA_DIR, SYSTEM_DATA_DIRS, available, locate
+from .pipeline import epoch_dataset, load, to_dataset
+
+__all__ = [
+    "DATASETS",
+    "DATA_DIR_ENV",
+    "IMAGE_EXTENSIONS",
+    "REPO_DATA_DIR",
+    "SPLITS",
+    "SYSTEM_DATA_DIRS",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "available",
+    "epoch_dataset",
+    "load",
+    "load_arrays",
+    "locate",
+    "native_shape",
+    "to_dataset",
+    "to_uint8",
+    "to_unit_range",
+]
+
+_SUBMODULES = (arrays, catalog, folders, lookup, pipeline, readers, transforms)
+
+
+class _Package(types.ModuleType):
+    """Setting a name here also sets it in every submodule that holds the same object under that name, as when
+    the package was one module: ``monkeypatch.setattr(data, "REPO_DATA_DIR", ...)`` still moves the look-up."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        missing = object()
+        old = self.__dict__.get(name, missing)
+        for module in _SUBMODULES:
+            if old is not missing and module.__dict__.get(name, missing) is old:
+                setattr(module, name, value)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
