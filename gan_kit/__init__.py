@@ -1,35 +1,59 @@
 """gan-kit: a thin helper package behind the GAN course notebooks.
 
-The public API is small: ``Config`` and ``for_profile`` (gan_kit.config),
-``train`` (gan_kit.training), and the modules ``data``, ``models``, ``losses``,
-``callbacks``, ``plotting``, ``runs`` and ``devices``. TensorFlow is imported
-only when a module that needs it is first used.
+The public API is small: ``Config`` and ``for_profile`` (gan_kit.config), ``train``
+(gan_kit.training), ``Run`` (gan_kit.runs), and the modules below, each reachable as
+``gan_kit.<module>`` after a bare ``import gan_kit``. Modules are imported when first used,
+so ``import gan_kit`` does not import TensorFlow; the analysis modules (``records``,
+``observations``, ``compare``, ``report``, ``plotting``, ``diagnostics``, ``runs``) never do.
+
+Layers, lowest first (imports point down this list only; ``tests/test_layers.py`` checks it):
+``fileio``, ``images``, ``devices``, ``ring`` / ``config`` / ``runs`` / ``diagnostics``,
+``plotting`` / ``records``, ``observations``, ``compare``, ``report`` / ``data`` / ``models``,
+``losses`` / ``metrics`` / ``gan``, ``conditional``, ``vae``, ``toy`` / ``tracking``,
+``checkpoints``, ``callbacks`` / ``training`` / ``sweep``, ``lab`` / ``checks``, ``handouts`` /
+``bench``, ``__main__``.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
-from .config import Config, ConfigError, for_profile, resolve_profile
+# TensorFlow's C++ start-up lines (oneDNN notices, a failed cuInit on CPU machines, grappler notes) are
+# not for students: they are hidden unless TF_CPP_MIN_LOG_LEVEL is set before gan_kit is imported
+# (TF_CPP_MIN_LOG_LEVEL=0 shows everything; `python -m gan_kit --tf-logs ...` does that).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from .config import Config, ConfigError, for_profile, resolve_profile  # noqa: E402
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "train": ("training", "train"),
-    "GAN": ("training", "GAN"),
-    "Run": ("training", "Run"),
+    "GAN": ("gan", "GAN"),
+    "Run": ("runs", "Run"),
+    "build_report": ("report", "build_report"),
+    "evaluate": ("metrics", "evaluate"),
 }
-_MODULES = ("callbacks", "data", "devices", "losses", "models", "plotting", "runs", "training")
+_MODULES = (
+    "bench", "callbacks", "checkpoints", "checks", "compare", "conditional", "config", "data", "devices",
+    "diagnostics", "fileio", "gan", "handouts", "images", "lab", "losses", "metrics", "models", "observations",
+    "plotting", "records", "report", "ring", "runs", "sweep", "toy", "tracking", "training", "vae",
+)
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(f".{module}", __name__), attr)
-    if name in _MODULES:
-        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'gan_kit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_MODULES))
 
 
 __all__ = ["GAN", "Config", "ConfigError", "Run", "for_profile", "resolve_profile", "train", *_MODULES]

@@ -1,14 +1,20 @@
-"""Command line: ``python -m gan_kit {info,train,config,sweep,compare,...}``; calls the same functions as the notebooks.
+"""Command line: ``python -m gan_kit {info,train,config,sweep,compare,eval,report,lab,bench,handouts}``.
+
+The top layer of the kit: every command calls the same functions as the notebooks.
 
 Example:
     python -m gan_kit sweep --profile smoke --set dataset=digits --grid d_lr=1e-4,1e-3 --grid batch_size=32,64
+    python -m gan_kit eval outputs/runs/dcgan-20261201-120000
+    python -m gan_kit report outputs/runs/dcgan-sweep-1a2b3c --out outputs/report
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from .config import Config, ConfigError, for_profile
@@ -100,12 +106,31 @@ def main(argv: list[str] | None = None) -> int:
                            help="a sweep or run folder whose done runs stand in for identical points (repeatable)")
             p.add_argument("--columns", default="g_loss,d_loss,d_real_prob,d_fake_prob",
                            help="history columns to compare, comma-separated")
+    evaluate = sub.add_parser("eval", help="FID, KID, IS, precision/recall of a run's generator -> metrics.json")
+    evaluate.add_argument("run", help="a run folder")
+    evaluate.add_argument("--samples", type=int, help="generated images (default: the run's metrics_samples)")
+    evaluate.add_argument("--extractor", choices=["classifier", "inception"],
+                          help="feature extractor (default: the run's metrics_extractor)")
+    evaluate.add_argument("--seed", type=int, default=0, help="noise seed")
+    report = sub.add_parser("report", help="report.md + self-contained report.html from run, sweep or lab folders")
+    report.add_argument("sources", nargs="+", help="run folders, sweep folders, a lab folder or a folder of runs")
+    report.add_argument("--out", help="report folder (default: <source>/report for one folder source)")
+    report.add_argument("--title", default="gan-kit report")
+    lab = sub.add_parser("lab", help="the GAN vs VAE lab (12 + 6 runs), its metrics and its report")
+    lab.add_argument("--profile", choices=["smoke", "quick", "full", "auto"])
+    lab.add_argument("--datasets", default="mnist,fashion_mnist", help="comma-separated dataset names")
+    lab.add_argument("--out", help="lab folder (default: outputs/lab/<profile>)")
+    lab.add_argument("--epochs", type=int, help="epochs per run (default: 10; smoke keeps its own)")
     compare = sub.add_parser("compare", help="compare run folders or sweep folders: table and overlay plot")
     compare.add_argument("runs", nargs="+", help="run folders, or sweep folders (standing for their runs)")
     compare.add_argument("--columns", default="g_loss,d_loss,d_real_prob,d_fake_prob",
                          help="history columns to compare, comma-separated")
     compare.add_argument("--save", metavar="PNG", help="write the overlay plot to this PNG file")
+    parser.add_argument("--tf-logs", action="store_true",
+                        help="show TensorFlow's C++ start-up and runtime log lines (hidden by default)")
     args = parser.parse_args(argv)
+    if args.tf_logs:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
 
     try:
         if args.command == "info":
@@ -130,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             run_bench(tuple(args.model or MODELS), args.batch, args.steps, args.repeats, args.out)
             return 0
         if args.command == "sweep":
-            from .sweep import DONE_STATES, sweep
-            from .sweep import compare as compare_runs
+            from .compare import compare as compare_runs
+            from .runs import DONE_STATES
+            from .sweep import sweep
 
             result = sweep(build_config(args), _grid(args.grid), random_subset=args.random_subset,
                            seed=args.subset_seed, parallel=args.parallel, output_dir=args.output_dir,
@@ -145,8 +171,42 @@ def main(argv: list[str] | None = None) -> int:
             for label, error in result.failed.items():
                 print(f"failed: {{{label}}}: {error}", file=sys.stderr)
             return 0 if not result.failed else 1
+        if args.command == "eval":
+            from .metrics import evaluate as evaluate_run
+
+            result = evaluate_run(args.run, extractor=args.extractor, samples=args.samples, seed=args.seed)
+            shown = {k: result[k] for k in ("fid", "kid", "precision", "recall", "is", "classes_covered",
+                                             "num_classes", "extractor", "samples") if k in result}
+            print(json.dumps(shown, indent=2))
+            print(f"metrics: {Path(args.run) / 'metrics.json'}")
+            return 0
+        if args.command == "report":
+            from .report import build_report
+            from .runs import expand_runs, is_run
+
+            if len(args.sources) == 1 and not is_run(args.sources[0]) and not (
+                    Path(args.sources[0]) / "sweep.json").is_file():
+                source: Any = args.sources[0]  # a lab folder or a folder of run folders
+            else:
+                source = expand_runs(args.sources)
+            out = args.out or (Path(args.sources[0]) / "report" if len(args.sources) == 1 else None)
+            if out is None:
+                raise ValueError("report with several sources needs --out FOLDER.")
+            md, page = build_report(source, out, title=args.title)
+            print(f"report: {md} and {page}")
+            return 0
+        if args.command == "lab":
+            from .lab import run_lab
+
+            result = run_lab(datasets=_columns(args.datasets), profile=args.profile, output_dir=args.out,
+                             epochs=args.epochs)
+            print(f"lab folder: {result.folder} ({len(result.runs)} run(s), {len(result.failed)} failed, "
+                  f"{len(result.skipped)} dataset(s) skipped)")
+            if result.report:
+                print(f"report: {result.report[0]} and {result.report[1]}")
+            return 0 if not result.failed else 1
         if args.command == "compare":
-            from .sweep import compare as compare_runs
+            from .compare import compare as compare_runs
 
             table = compare_runs(args.runs, _columns(args.columns), save_to=args.save)
             print(table.to_markdown())

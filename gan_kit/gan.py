@@ -364,6 +364,10 @@ def build_gan(config: Config, runtime: dict[str, Any] | None = None) -> GAN:
     """
     from .devices import choose_runtime
 
+    if config.conditional or config.model != "gan":
+        raise ValueError(f"build_gan builds the unconditional GAN; this config has model={config.model!r}, "
+                         f"conditional={config.conditional}. Use gan_kit.training.build_model(config), which "
+                         "builds the config's own family.")
     runtime = runtime or choose_runtime(config)
     with precision(runtime["mixed_precision"]):
         generator, discriminator = build_models(config)

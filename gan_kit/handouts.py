@@ -99,7 +99,7 @@ def make_handout(notebook: nbformat.NotebookNode, name: str = "notebook") -> tup
 
 def build_handouts(notebooks_dir: str | Path = "notebooks", out_dir: str | Path = "outputs/handouts") -> list[Path]:
     """Write a handout for every solution notebook that has exercises; returns the files written."""
-    from .runs import atomic_write_text
+    from .fileio import atomic_write_text
 
     written = []
     for path in sorted(Path(notebooks_dir).glob("[0-9][0-9]_*.ipynb")):

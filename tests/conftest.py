@@ -8,6 +8,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import contextlib  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -39,3 +42,34 @@ def tiny_dataset():
 
     x = np.random.default_rng(0).uniform(-1, 1, (64, 32, 32, 3)).astype("float32")
     return tf.data.Dataset.from_tensor_slices(x).batch(16, drop_remainder=True)
+
+
+@contextlib.contextmanager
+def datasets_missing(root: Path) -> Iterator[Path]:
+    """Every downloadable dataset unreachable, whatever this machine holds: empty $GAN_KIT_DATA_DIR, repo data/
+    and Keras cache under ``root``, no system copies, and Keras downloads that fail as offline. scikit-learn's
+    bundled digits stay available."""
+    import keras
+
+    from gan_kit.data import lookup
+
+    def offline(*args, **kwargs):
+        raise OSError("offline: the test blocks downloads")
+
+    for sub in ("data", "repo-data", "keras"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_KIT_DATA_DIR", str(root / "data"))
+        mp.setenv("KERAS_HOME", str(root / "keras"))
+        mp.setattr(lookup, "REPO_DATA_DIR", root / "repo-data")
+        mp.setattr(lookup, "SYSTEM_DATA_DIRS", {})
+        for name in ("mnist", "fashion_mnist", "cifar10", "cifar100"):
+            mp.setattr(getattr(keras.datasets, name), "load_data", offline)
+        yield root
+
+
+@pytest.fixture
+def no_datasets(tmp_path):
+    """``datasets_missing`` for one test."""
+    with datasets_missing(tmp_path / "no-datasets") as root:
+        yield root

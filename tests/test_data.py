@@ -40,8 +40,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(keras_home))
     repo_data = tmp_path / "repo_data"
     repo_data.mkdir()
-    monkeypatch.setattr(data, "REPO_DATA_DIR", repo_data)
-    monkeypatch.setattr(data, "SYSTEM_DATA_DIRS", {})
+    monkeypatch.setattr(data.lookup, "REPO_DATA_DIR", repo_data)
+    monkeypatch.setattr(data.lookup, "SYSTEM_DATA_DIRS", {})
     return {"keras": keras_home / "datasets", "repo": repo_data}
 
 
@@ -155,7 +155,7 @@ def test_shared_cifar10_through_env_and_load(monkeypatch, no_download):
 @pytest.mark.skipif(not FASHION_SYSTEM_DIR.is_dir(),
                     reason="Fashion-MNIST system copy absent (apt-get install -y dataset-fashion-mnist)")
 def test_system_fashion_mnist(monkeypatch, no_download):
-    monkeypatch.setattr(data, "SYSTEM_DATA_DIRS", {"fashion_mnist": (str(FASHION_SYSTEM_DIR),)})
+    monkeypatch.setattr(data.lookup, "SYSTEM_DATA_DIRS", {"fashion_mnist": (str(FASHION_SYSTEM_DIR),)})
     where, tried = data.locate("fashion_mnist", "test")
     assert where == str(FASHION_SYSTEM_DIR) and "system copy" in tried[-1]
     x, y, names = data.load_arrays("fashion_mnist", "test", max_examples=500)

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from conftest import datasets_missing
 from gan_kit import lab, metrics, runs
 
 GRID = {"gan_losses": ("bce", "hinge"), "z_dims": (16,), "vae_latents": (4,)}
@@ -56,17 +57,10 @@ def test_short_reason_keeps_the_first_sentence():
 
 @pytest.fixture(scope="module")
 def offline(tmp_path_factory):
-    """MNIST unreachable (empty Keras cache, a download that fails as offline) and a temp metrics cache."""
-    import keras
-
-    def no_network(*args, **kwargs):
-        raise OSError("offline: the test blocks downloads")
-
+    """MNIST unreachable whatever this machine holds (conftest.datasets_missing) and a temp metrics cache."""
     root = tmp_path_factory.mktemp("offline")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KERAS_HOME", str(root / "keras"))
+    with datasets_missing(root), pytest.MonkeyPatch.context() as mp:
         mp.setenv(metrics.CACHE_ENV, str(root / "cache"))
-        mp.setattr(keras.datasets.mnist, "load_data", no_network)
         yield root
 
 

@@ -151,8 +151,8 @@ def test_bad_input_fails_before_any_run_folder(tmp_path, monkeypatch):
     # Offline with MNIST nowhere: the error lists where it looked and how to fix it.
     monkeypatch.delenv("GAN_KIT_DATA_DIR", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.setattr(data, "SYSTEM_DATA_DIRS", {})
-    monkeypatch.setattr(data, "REPO_DATA_DIR", tmp_path / "repo-data")
+    monkeypatch.setattr(data.lookup, "SYSTEM_DATA_DIRS", {})
+    monkeypatch.setattr(data.lookup, "REPO_DATA_DIR", tmp_path / "repo-data")
 
     def offline(*args, **kwargs):
         raise OSError("no network")

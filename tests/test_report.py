@@ -48,7 +48,7 @@ def two_runs(tmp_path_factory, cache):
         assert run.status == "finished"
         if cfg.model == "gan":
             lab.save_gan_interpolations(run.path, pairs=2, steps=5)
-        lab.evaluate_run(run.path, extractor=extractor, samples=64, cache_dir=cache)
+        metrics.evaluate(run.path, extractor=extractor, samples=64, cache_dir=cache)
         paths.append(run.path)
     return paths
 

@@ -88,7 +88,7 @@ def test_tensorboard_events_hold_every_scalar_series_and_the_sample_grids(tracke
 
     run, _ = tracked_run
     assert run.status == "finished"
-    log_dir = run.path / cbs.TENSORBOARD_DIR
+    log_dir = run.path / runs.TENSORBOARD_DIR
     assert list(log_dir.glob("events.out.tfevents*")), "no event file in <run>/tensorboard"
     acc = _accumulator(log_dir)
     history = runs.load_history(run.path)
@@ -118,7 +118,7 @@ def test_tensorboard_logdir_of_all_runs_finds_the_run(tracked_run):
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"tensors": 0})
     multiplexer.AddRunsFromDirectory(str(run.path.parent))
     multiplexer.Reload()
-    name = f"{run.path.name}/{cbs.TENSORBOARD_DIR}"
+    name = f"{run.path.name}/{runs.TENSORBOARD_DIR}"
     assert name in multiplexer.Runs()
     assert "g_loss" in multiplexer.PluginRunToTagToContent("scalars")[name]
 

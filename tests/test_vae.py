@@ -287,7 +287,5 @@ def test_train_vae_rejects_bad_requests(vae_run, tmp_path):
         gan_kit.train(None, resume=vae_run.path)
     config = vae_run.config.replace(output_dir=str(tmp_path))
     with pytest.raises(ValueError, match="unconditional"):
-        vae.train_vae(config.replace(conditional=True, num_classes=10))
-    with pytest.raises(ValueError, match="model='vae'"):
-        vae.train_vae(config.replace(model="gan"))
+        gan_kit.train(config.replace(conditional=True, num_classes=10))
     assert not list(tmp_path.iterdir())  # refused before a run folder was made

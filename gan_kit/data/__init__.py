@@ -9,16 +9,17 @@ When nothing is found, ``DatasetNotFoundError`` lists every place tried and how 
 
 ``load_arrays`` returns uint8 NHWC images, int64 labels and class names; ``load`` returns a
 batched ``tf.data.Dataset`` of float32 images in [-1, 1].
+
+Modules: ``catalog`` (names, shapes, class names, errors), ``lookup`` (where each dataset is
+found; patch ``lookup.REPO_DATA_DIR`` / ``lookup.SYSTEM_DATA_DIRS`` to move the look-up),
+``readers`` (npz, IDX, CIFAR, digits), ``folders`` (image folders), ``transforms`` (subsets,
+channels, resizing), ``arrays`` (``load_arrays``), ``pipeline`` (``tf.data``).
 """
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
 from ..images import to_uint8, to_unit_range
-from . import arrays, catalog, folders, lookup, pipeline, readers, transforms
+from . import lookup
 from .arrays import load_arrays
 from .catalog import _CLASS_NAMES as _CLASS_NAMES
 from .catalog import DATASETS, SPLITS, DatasetError, DatasetNotFoundError, native_shape
@@ -45,21 +46,3 @@ __all__ = [
     "to_uint8",
     "to_unit_range",
 ]
-
-_SUBMODULES = (arrays, catalog, folders, lookup, pipeline, readers, transforms)
-
-
-class _Package(types.ModuleType):
-    """Setting a name here also sets it in every submodule that holds the same object under that name, as when
-    the package was one module: ``monkeypatch.setattr(data, "REPO_DATA_DIR", ...)`` still moves the look-up."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        missing = object()
-        old = self.__dict__.get(name, missing)
-        for module in _SUBMODULES:
-            if old is not missing and module.__dict__.get(name, missing) is old:
-                setattr(module, name, value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
