@@ -146,9 +146,11 @@ def test_kid_with_subsets_as_large_as_both_sets_computes_once(features, monkeypa
     # Every "subset" would be the whole of both sets: one exact estimate, std 0, one kernel pass.
     a, b = features
     a, b = a[:120], b[:120]
+    from gan_kit.metrics import maths  # where kid_from_features looks the kernel up
+
     calls = []
-    kernel = metrics._poly_kernel
-    monkeypatch.setattr(metrics, "_poly_kernel", lambda x, y: calls.append(1) or kernel(x, y))
+    kernel = maths._poly_kernel
+    monkeypatch.setattr(maths, "_poly_kernel", lambda x, y: calls.append(1) or kernel(x, y))
     mean, std = metrics.kid_from_features(a, b, subsets=100, subset_size=500)
     assert abs(mean - _kid_reference(a, b)) / abs(mean) < 1e-9 and std == 0.0
     assert len(calls) == 3  # k(x, x), k(y, y), k(x, y) once
@@ -314,7 +316,9 @@ def test_classifier_is_cached_and_loaded_safely(digits_extractor, cache, monkeyp
     def no_training(*args, **kwargs):
         raise AssertionError("the cached classifier should have been used")
 
-    monkeypatch.setattr(metrics, "train_classifier", no_training)
+    from gan_kit.metrics import classifier  # where get_extractor's classifier look-up calls train_classifier
+
+    monkeypatch.setattr(classifier, "train_classifier", no_training)
     again = metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=cache)
     assert again.id == digits_extractor.id
     assert metrics.cached_classifier("digits", profile="quick", cache_dir=cache)["test_accuracy"] == pytest.approx(
@@ -459,7 +463,9 @@ def test_evaluate_writes_metrics_json(metrics_run, digits_extractor, cache):
 def test_inception_offline_error_says_where_the_weights_go(tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setattr(metrics, "_keras_home", lambda: tmp_path / "keras_home")
+    from gan_kit.metrics import extractors  # where the Inception weights look-up calls _keras_home
+
+    monkeypatch.setattr(extractors, "_keras_home", lambda: tmp_path / "keras_home")
     expected = str(tmp_path / "keras_home" / "models" / metrics.INCEPTION_WEIGHTS_FILE)
     with pytest.raises(metrics.ExtractorUnavailableError) as info:
         metrics.get_extractor("inception", allow_download=False)

@@ -1,0 +1,311 @@
+"""The kit's own per-dataset classifier, the offline default feature extractor.
+
+A small CNN per dataset (``build_classifier`` with a ``ClassifierSpec``; ``classifier_spec``
+picks the settings of a dataset and profile) is trained on the dataset's train split
+(``train_classifier``), scored on its test split and cached under
+``<cache>/classifiers/<dataset>-<hash>/`` with its test accuracy (``cached_classifier``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..fileio import atomic_write_text
+from .cache import _file_sha256, _image_shape, _short_hash, cache_root
+
+__all__ = [
+    "CLASSIFIER_DATASETS",
+    "ClassifierSpec",
+    "ExtractorUnavailableError",
+    "build_classifier",
+    "cached_classifier",
+    "classifier_spec",
+    "train_classifier",
+]
+
+# Datasets with labelled train and test splits, the ones a classifier can be trained and scored on.
+CLASSIFIER_DATASETS = ("fashion_mnist", "mnist", "cifar10", "cifar100", "digits")
+
+
+class ExtractorUnavailableError(RuntimeError):
+    """A feature extractor cannot be built here (weights missing offline, or an unsupported dataset)."""
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """Architecture and training budget of the kit's classifier (every field goes into its cache key).
+
+    Args:
+        widths: channels of the conv stages; each stage is ``convs`` 3x3 conv + BN + ReLU layers
+            followed by 2x2 max pooling.
+        convs: conv layers per stage (one per entry, or one number for all).
+        pool_last: whether the last stage is followed by max pooling too.
+        head: ``flatten`` (the last feature map, flattened) or ``gap`` (global average pooling,
+            like Inception's pool features) feeds the feature layer.
+        dense: size of the penultimate (feature) layer: dense + BN + ReLU; 0 makes the pooled
+            (``gap``) or flattened map itself the features.
+        head_dropout: dropout before the feature layer.
+        dropout: dropout before the logits.
+        epochs: passes over the training images.
+        max_examples: training images used (None: the whole train split).
+        batch_size: training batch size.
+        learning_rate: peak learning rate of AdamW (linear warm-up, cosine decay).
+        label_smoothing: label smoothing of the cross-entropy.
+        augment: random shifts of up to ``shift`` pixels (and flips when ``flip``) of the training images.
+        flip: random horizontal flips when augmenting (not for digits, whose mirror images are other digits).
+        shift: maximal shift in pixels when augmenting.
+        seed: seeds the weights and the data order.
+    """
+
+    widths: tuple[int, ...] = (32, 64, 128)
+    convs: tuple[int, ...] = (1, 2, 2)
+    pool_last: bool = True
+    head: str = "flatten"
+    dense: int = 256
+    head_dropout: float = 0.3
+    dropout: float = 0.2
+    epochs: int = 15
+    max_examples: int | None = None
+    batch_size: int = 128
+    learning_rate: float = 3e-3
+    label_smoothing: float = 0.1
+    augment: bool = True
+    flip: bool = True
+    shift: int = 4
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the fields (tuples as lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+# Per dataset: the settings that reach the accuracy targets (see tests/test_metrics.py) in minutes on a CPU.
+_CLASSIFIER_SPECS: dict[str, ClassifierSpec] = {
+    "fashion_mnist": ClassifierSpec(widths=(32, 64), convs=(1, 1), dense=128, epochs=5, augment=False,
+                                    learning_rate=2e-3),
+    "mnist": ClassifierSpec(widths=(32, 64), convs=(1, 1), dense=128, epochs=3, augment=False, learning_rate=2e-3),
+    "cifar10": ClassifierSpec(widths=(32, 64, 128, 256), convs=(1, 1, 2, 1), pool_last=False, head="gap", dense=0),
+    "cifar100": ClassifierSpec(widths=(32, 64, 128, 256), convs=(1, 1, 2, 1), pool_last=False, head="gap", dense=0),
+    "digits": ClassifierSpec(widths=(16, 32), convs=(1, 1), dense=64, epochs=15, batch_size=64, augment=False),
+}
+# The smoke profile: a few steps on a small subset; enough to exercise every code path, not to measure.
+_SMOKE_SPEC = ClassifierSpec(widths=(8, 16), convs=(1, 1), head="flatten", dense=32, epochs=2, max_examples=2048,
+                             batch_size=64, learning_rate=3e-3, augment=False, head_dropout=0.0, dropout=0.0)
+
+
+def classifier_spec(dataset: str, profile: str | None = None) -> ClassifierSpec:
+    """The classifier settings for a dataset and profile (``smoke``: a tiny, barely trained net).
+
+    Args:
+        dataset: one of ``CLASSIFIER_DATASETS``.
+        profile: ``smoke``, ``quick``, ``full`` or ``auto``; None reads ``$GAN_KIT_PROFILE``.
+            Only ``smoke`` changes the classifier; ``quick`` and ``full`` share the real one.
+
+    Raises:
+        ExtractorUnavailableError: for a dataset without labelled train/test splits.
+    """
+    from ..config import resolve_profile
+
+    if dataset not in CLASSIFIER_DATASETS:
+        raise ExtractorUnavailableError(
+            f"The 'classifier' extractor needs a labelled dataset with train and test splits, one of "
+            f"{list(CLASSIFIER_DATASETS)}. Received dataset={dataset!r}; use extractor 'inception' for it."
+        )
+    if resolve_profile(profile) == "smoke":
+        return _SMOKE_SPEC
+    return _CLASSIFIER_SPECS[dataset]
+
+
+def build_classifier(input_shape: tuple[int, int, int], num_classes: int, spec: ClassifierSpec) -> Any:
+    """A ``keras.Sequential`` CNN: conv stages (conv + BN + ReLU, max pooling), a ``features`` layer, ``logits``.
+
+    Args:
+        input_shape: (height, width, channels) of the images, in [-1, 1].
+        num_classes: number of output logits.
+        spec: widths, convs per stage, feature size and dropout.
+
+    Returns:
+        The uncompiled model; its layer ``features`` gives the metric features, ``logits``
+        the class logits.
+    """
+    import keras
+    from keras import layers
+
+    convs = spec.convs if len(spec.convs) == len(spec.widths) else (spec.convs[0],) * len(spec.widths)
+    stack: list[Any] = [keras.Input(input_shape)]
+    for stage, (width, n) in enumerate(zip(spec.widths, convs)):
+        for i in range(n):
+            stack += [
+                layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv{stage + 1}_{i + 1}"),
+                layers.BatchNormalization(name=f"bn{stage + 1}_{i + 1}"),
+                layers.ReLU(name=f"relu{stage + 1}_{i + 1}"),
+            ]
+        if spec.pool_last or stage + 1 < len(spec.widths):
+            stack.append(layers.MaxPooling2D(name=f"pool{stage + 1}"))
+    if spec.head not in ("flatten", "gap"):
+        raise ValueError(f"ClassifierSpec.head must be 'flatten' or 'gap'. Received: head={spec.head!r}.")
+    pooled = "features" if spec.dense == 0 else "pooled"
+    pool = layers.Flatten(name=pooled) if spec.head == "flatten" else layers.GlobalAveragePooling2D(name=pooled)
+    stack.append(pool)
+    if spec.dense:
+        stack += [
+            layers.Dropout(spec.head_dropout, name="head_dropout"),
+            layers.Dense(spec.dense, use_bias=False, name="dense"),
+            layers.BatchNormalization(name="dense_bn"),
+            layers.ReLU(name="features"),
+        ]
+    stack += [layers.Dropout(spec.dropout, name="dropout"), layers.Dense(num_classes, name="logits")]
+    return keras.Sequential(stack, name="gan_kit_classifier")
+
+
+def _augment_fn(spec: ClassifierSpec, shape: tuple[int, int, int]):
+    import tensorflow as tf
+
+    height, width, channels = shape
+
+    def augment(x, y):
+        if spec.flip:
+            x = tf.image.random_flip_left_right(x)
+        x = tf.image.resize_with_crop_or_pad(x, height + 2 * spec.shift, width + 2 * spec.shift)
+        x = tf.image.random_crop(x, (height, width, channels))
+        return x, y
+
+    return augment
+
+
+def train_classifier(
+    dataset: str,
+    spec: ClassifierSpec | None = None,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    verbose: int = 0,
+) -> tuple[Any, dict[str, Any]]:
+    """Train the kit's classifier on a dataset's train split and score it on the test split.
+
+    Args:
+        dataset: one of ``CLASSIFIER_DATASETS``.
+        spec: architecture and budget (default: ``classifier_spec(dataset)``).
+        data_dir: where to look for the dataset first (see ``gan_kit.data``).
+        verbose: Keras' fit verbosity.
+
+    Returns:
+        ``(model, info)``: the Keras model and a dict with ``test_accuracy``,
+        ``train_seconds``, the spec and the data sizes.
+    """
+    import keras
+    import tensorflow as tf
+
+    from .. import data
+
+    spec = spec or classifier_spec(dataset)
+    size, _, channels = _image_shape(dataset)
+    x_train, y_train, names = data.load_arrays(dataset, "train", data_dir=data_dir, max_examples=spec.max_examples,
+                                               image_size=size, channels=channels)
+    x_test, y_test, _ = data.load_arrays(dataset, "test", data_dir=data_dir, image_size=size, channels=channels)
+    shape = tuple(int(v) for v in x_train.shape[1:])
+    num_classes = max(len(names), int(y_train.max()) + 1)
+    keras.utils.set_random_seed(spec.seed)
+    start = time.perf_counter()
+    model = build_classifier(shape, num_classes, spec)
+    batch_size = min(spec.batch_size, len(x_train))
+    steps = max(1, spec.epochs * (len(x_train) // batch_size))
+    warmup = max(1, steps // 5)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        spec.learning_rate * 0.1, max(1, steps - warmup), warmup_target=spec.learning_rate, warmup_steps=warmup
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=spec.label_smoothing),
+        metrics=["accuracy"],
+    )
+    one_hot = np.eye(num_classes, dtype=np.float32)[y_train]
+    train = tf.data.Dataset.from_tensor_slices((data.to_unit_range(x_train), one_hot))
+    train = train.shuffle(len(x_train), seed=spec.seed, reshuffle_each_iteration=True)
+    if spec.augment:
+        train = train.map(_augment_fn(spec, shape), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    model.fit(train, epochs=spec.epochs, verbose=verbose)
+    train_seconds = time.perf_counter() - start
+    logits = model.predict(data.to_unit_range(x_test), batch_size=500, verbose=0)
+    accuracy = float((logits.argmax(axis=1) == y_test).mean())
+    info = {
+        "dataset": dataset,
+        "test_accuracy": accuracy,
+        "test_examples": int(len(x_test)),
+        "train_examples": int(len(x_train)),
+        "train_seconds": round(train_seconds, 1),
+        "input_shape": list(shape),
+        "num_classes": int(num_classes),
+        "class_names": list(names),
+        "spec": spec.to_dict(),
+        "spec_hash": _short_hash({"dataset": dataset, "shape": shape, **spec.to_dict()}),
+        "keras_version": keras.__version__,
+        "tensorflow_version": tf.__version__,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    return model, info
+
+
+def _classifier_folder(dataset: str, spec: ClassifierSpec, shape: tuple[int, int, int], root: Path) -> Path:
+    return root / "classifiers" / f"{dataset}-{_short_hash({'dataset': dataset, 'shape': shape, **spec.to_dict()})}"
+
+
+def _load_cached_classifier(folder: Path) -> tuple[Any, dict[str, Any]] | None:
+    import keras
+
+    model_path, info_path = folder / "classifier.keras", folder / "classifier.json"
+    if not (model_path.is_file() and info_path.is_file()):
+        return None
+    try:
+        info = json.loads(info_path.read_text())
+        if info.get("model_sha256") != _file_sha256(model_path):
+            return None  # the model was replaced without its JSON: retrain
+        model = keras.models.load_model(model_path, safe_mode=True, compile=False)
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+    return model, info
+
+
+def cached_classifier(dataset: str, *, profile: str | None = None, spec: ClassifierSpec | None = None,
+                      cache_dir: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The saved info (test accuracy, settings, training time) of a cached classifier, or None when none is cached."""
+
+    spec = spec or classifier_spec(dataset, profile)
+    folder = _classifier_folder(dataset, spec, _image_shape(dataset), cache_root(cache_dir))
+    try:
+        info = json.loads((folder / "classifier.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return info if (folder / "classifier.keras").is_file() else None
+
+
+def _get_classifier(dataset: str, profile: str | None, cache_dir: str | os.PathLike | None,
+                    data_dir: str | os.PathLike | None, spec: ClassifierSpec | None, retrain: bool,
+                    verbose: int) -> tuple[Any, dict[str, Any], Path]:
+    spec = spec or classifier_spec(dataset, profile)
+    folder = _classifier_folder(dataset, spec, _image_shape(dataset), cache_root(cache_dir))
+    cached = None if retrain else _load_cached_classifier(folder)
+    if cached is not None:
+        return cached[0], cached[1], folder
+    model, info = train_classifier(dataset, spec, data_dir=data_dir, verbose=verbose)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".classifier.", suffix=".keras", dir=folder)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        info["model_sha256"] = _file_sha256(Path(tmp))
+        os.replace(tmp, folder / "classifier.keras")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    atomic_write_text(folder / "classifier.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    return model, info, folder

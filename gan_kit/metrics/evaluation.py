@@ -1,0 +1,210 @@
+"""The wrappers: every metric for two feature sets, two image sets, or a run folder.
+
+``evaluate_features`` (precomputed features and probabilities), ``evaluate_images`` (two
+image sets under one extractor), ``evaluate(run_folder)`` (a run's saved generator against
+its dataset; writes ``metrics.json``) and ``metrics_callback(config)`` (FID/KID every N
+epochs into ``history.csv``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..fileio import write_json
+from ..runs import METRICS_FILE, load_generator, read_config
+from .batches import generated_batches
+from .extractors import ClassifierExtractor, FeatureExtractor, get_extractor
+from .maths import (
+    _as_2d_float64,
+    _manifold,
+    fid_from_features,
+    inception_score_from_probs,
+    kid_from_features,
+    mode_coverage,
+)
+from .reference import ReferenceStats, _check_extractor, reference_statistics
+
+__all__ = ["METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images", "metrics_callback"]
+
+
+def evaluate_features(
+    real_features: Any,
+    fake_features: Any,
+    fake_probs: Any | None = None,
+    real_classes: Any | None = None,
+    *,
+    num_classes: int | None = None,
+    k_pr: int = 3,
+    k_dc: int = 5,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    is_splits: int = 10,
+    min_share: float = 0.5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Every metric from precomputed features (and class probabilities for IS / mode coverage).
+
+    Args:
+        real_features, fake_features: arrays (n, d) and (m, d).
+        fake_probs: class probabilities of the generated images (m, classes); IS and mode
+            coverage are left out when None.
+        real_classes: the real class mix for mode coverage (labels, probabilities or a
+            distribution; see ``mode_coverage``); uniform when None.
+        num_classes: number of classes (default: ``fake_probs.shape[1]``).
+        k_pr, k_dc: neighbourhood sizes of precision/recall and density/coverage.
+        kid_subsets, kid_subset_size: KID's subsets (the size is capped at the smaller set).
+        is_splits: IS splits (capped at the number of generated images).
+        min_share: mode coverage's threshold.
+        seed: seeds KID's subsets.
+
+    Returns:
+        A flat dict: ``fid``, ``kid``, ``kid_std``, ``precision``, ``recall``, ``density``,
+        ``coverage``, ``n_real``, ``n_fake`` and, with probabilities, ``is``, ``is_std``,
+        ``classes_covered``, ``covered_classes``, ``num_classes``, ``mode_kl``, ``class_histogram``,
+        ``real_class_histogram``.
+    """
+    real = _as_2d_float64(real_features, "real_features")
+    fake = _as_2d_float64(fake_features, "fake_features")
+    kid, kid_std = kid_from_features(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    out: dict[str, Any] = {"fid": fid_from_features(real, fake), "kid": kid, "kid_std": kid_std}
+    out.update(_manifold(real, fake, min(k_pr, len(real) - 1, len(fake) - 1), min(k_dc, len(real) - 1)))
+    out.update(n_real=int(len(real)), n_fake=int(len(fake)))
+    if fake_probs is not None:
+        probs = np.asarray(fake_probs, np.float64)
+        classes = int(num_classes or probs.shape[1])
+        out["is"], out["is_std"] = inception_score_from_probs(probs, splits=min(is_splits, len(probs)))
+        reference = real_classes if real_classes is not None else np.full(classes, 1.0 / classes)
+        cov = mode_coverage(probs, reference, classes, min_share=min_share)
+        out.update(classes_covered=cov["classes_covered"], covered_classes=cov["covered"],
+                   num_classes=cov["num_classes"], mode_kl=cov["kl"], class_histogram=cov["histogram"],
+                   real_class_histogram=cov["real_histogram"])
+    return out
+
+
+def evaluate_images(
+    real: Any,
+    fake: Any,
+    extractor: FeatureExtractor,
+    *,
+    real_labels: Any | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Every metric for real and generated images under one extractor.
+
+    Args:
+        real: real images in [-1, 1] (array or iterable of batches), or a ``ReferenceStats``
+            already computed with the same extractor.
+        fake: generated images in [-1, 1] (array or iterable of batches, e.g. ``generated_batches``).
+        extractor: from ``get_extractor``.
+        real_labels: true labels of the real images for mode coverage's real class mix
+            (default: the extractor's predictions on the real images).
+        **kwargs: ``k_pr``, ``k_dc``, ``kid_subsets``, ``kid_subset_size``, ``is_splits``,
+            ``min_share``, ``seed`` of ``evaluate_features``.
+
+    Returns:
+        ``evaluate_features``' dict plus ``extractor`` (its id).
+
+    Raises:
+        ValueError: when ``real`` is a ``ReferenceStats`` from another extractor.
+    """
+    if isinstance(real, ReferenceStats):
+        _check_extractor(real, extractor)
+        real_f, real_p = real.features, real.probabilities
+        if real_labels is None and len(real.labels) == len(real_f):
+            real_labels = real.labels
+    else:
+        real_f, real_p = extractor.features_and_probabilities(real)
+    fake_f, fake_p = extractor.features_and_probabilities(fake)
+    classes = real_labels if real_labels is not None else real_p
+    if real_labels is not None and extractor.name == "inception":
+        classes = real_p  # dataset labels are not ImageNet classes
+    result = evaluate_features(real_f, fake_f, fake_p, classes, num_classes=extractor.num_classes, **kwargs)
+    result["extractor"] = extractor.id
+    return result
+
+
+def _run_extractor(config: Any, name: str | None, cache_dir: str | os.PathLike | None,
+                   data_dir: str | os.PathLike | None) -> FeatureExtractor:
+    return get_extractor(name or config.metrics_extractor, dataset=config.dataset, profile=config.profile,
+                         cache_dir=cache_dir, data_dir=data_dir)
+
+
+def evaluate(
+    run_folder: str | os.PathLike,
+    *,
+    extractor: FeatureExtractor | str | None = None,
+    samples: int | None = None,
+    seed: int = 0,
+    split: str = "test",
+    real_samples: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    batch_size: int = 250,
+    generator: Any = None,
+) -> dict[str, Any]:
+    """Evaluate a run's saved generator against its dataset and write ``metrics.json`` into the run folder.
+
+    ``samples`` images come from ``generator.keras`` with noise seeded by ``seed`` (so the
+    same call gives the same numbers) and are compared, batch by batch, with the cached
+    reference statistics of the run's dataset split.
+
+    Args:
+        run_folder: a run folder made by ``gan_kit.train``.
+        extractor: an extractor, or its name (default: the run's ``metrics_extractor``).
+        samples: generated images (default: the run's ``metrics_samples``).
+        seed: noise seed.
+        split: real split to compare with.
+        real_samples: real images (default: as many as ``samples``, so FID's bias is the same on both sides).
+        data_dir: where to look for the dataset first.
+        cache_dir: cache root.
+        batch_size: generated images per batch.
+        generator: the noise -> images model to evaluate (default: the run's ``generator.keras``;
+            ``gan_kit.vae.evaluate`` passes a VAE run's decoder).
+
+    Returns:
+        The metrics dict that was written (with ``extractor``, ``samples``, ``seed``, ``split``,
+        ``dataset``, ``seconds`` and, for the classifier, ``classifier_test_accuracy``).
+    """
+    run_folder = Path(run_folder)
+    config = read_config(run_folder)
+    if not isinstance(extractor, FeatureExtractor):
+        extractor = _run_extractor(config, extractor, cache_dir, data_dir)
+    n = int(samples or config.metrics_samples)
+    start = time.perf_counter()
+    reference = reference_statistics(
+        config.dataset, extractor, split=split, max_examples=int(real_samples or n), image_size=config.image_size,
+        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
+    )
+    generator = generator if generator is not None else load_generator(run_folder)
+    result = evaluate_images(reference, generated_batches(generator, n, config.latent_dim, seed, batch_size),
+                             extractor, seed=seed)
+    result.update(samples=n, seed=seed, split=split, dataset=config.dataset,
+                  seconds=round(time.perf_counter() - start, 2))
+    if isinstance(extractor, ClassifierExtractor):
+        result["classifier_test_accuracy"] = extractor.test_accuracy
+    write_json(run_folder / METRICS_FILE, result)
+    return result
+
+
+def metrics_callback(config: Any, *, data_dir: str | os.PathLike | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> Any:
+    """The ``MetricsCallback`` a config asks for (``metrics_every`` epochs, ``metrics_extractor``, ``metrics_samples``).
+
+    Builds (or loads) the extractor and the test-split reference statistics up front, so a
+    missing dataset or weights file fails before training starts.
+    """
+    from ..callbacks import MetricsCallback
+
+    extractor = _run_extractor(config, None, cache_dir, data_dir)
+    reference = reference_statistics(
+        config.dataset, extractor, split="test", max_examples=config.metrics_samples, image_size=config.image_size,
+        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
+    )
+    return MetricsCallback(reference, extractor, every=config.metrics_every, samples=config.metrics_samples,
+                           seed=config.seed)
+
