@@ -25,9 +25,9 @@ import tensorflow as tf
 from . import runs
 from .config import Config, for_profile
 from .devices import choose_runtime, describe
+from .gan import build_gan
 from .losses import bce_discriminator_loss, bce_generator_loss
 from .models import build_discriminator, build_generator
-from .gan import build_gan
 
 # The two models of the issue: story 1's CIFAR-10 DCGAN and a 28x28 grayscale DCGAN.
 MODELS: dict[str, dict[str, Any]] = {

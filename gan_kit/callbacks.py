@@ -18,6 +18,7 @@ import numpy as np
 from . import diagnostics, runs
 from .images import save_image_grid
 from .metrics import maths
+from .metrics.reference import check_extractor
 from .tracking import TensorBoardLogger, WandbLogger
 from .tracking import diverged as _diverged
 
@@ -250,9 +251,7 @@ class MetricsCallback(keras.callbacks.Callback):
         if every < 1 or samples < 2:
             raise ValueError(f"MetricsCallback needs every >= 1 and samples >= 2. Received: every={every}, "
                              f"samples={samples}.")
-        if reference.meta.get("extractor") != extractor.id:
-            raise ValueError(f"MetricsCallback: the reference statistics were computed with "
-                             f"{reference.meta.get('extractor')!r}, not with the extractor {extractor.id!r}.")
+        check_extractor(reference, extractor)
         self.reference = reference
         self.extractor = extractor
         self.every = int(every)
@@ -452,13 +451,10 @@ def metrics_callback(config: Any, *, data_dir: str | os.PathLike | None = None,
     Builds (or loads) the extractor and the test-split reference statistics up front, so a
     missing dataset or weights file fails before training starts.
     """
-    from .metrics import get_extractor, reference_statistics
+    from .metrics import config_extractor, config_reference
 
-    extractor = get_extractor(config.metrics_extractor, dataset=config.dataset, profile=config.profile,
-                              cache_dir=cache_dir, data_dir=data_dir)
-    reference = reference_statistics(
-        config.dataset, extractor, split="test", max_examples=config.metrics_samples, image_size=config.image_size,
-        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
-    )
+    extractor = config_extractor(config, cache_dir=cache_dir, data_dir=data_dir)
+    reference = config_reference(config, extractor, max_examples=config.metrics_samples, data_dir=data_dir,
+                                 cache_dir=cache_dir)
     return MetricsCallback(reference, extractor, every=config.metrics_every, samples=config.metrics_samples,
                            seed=config.seed)

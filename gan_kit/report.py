@@ -27,7 +27,17 @@ from pathlib import Path
 
 from . import diagnostics, plotting, runs
 from .observations import findings, observations, trend
-from .records import NOT_APPLICABLE, NOT_COMPUTED, ReportData, RunRecord, collect, fmt, load_run, short_reason
+from .records import (
+    NOT_APPLICABLE,
+    NOT_COMPUTED,
+    ReportData,
+    RunRecord,
+    collect,
+    default_label,
+    fmt,
+    load_run,
+    short_reason,
+)
 from .runs import METRICS_FILE
 
 REPORT_MD = "report.md"
@@ -382,6 +392,7 @@ __all__ = [
     "RunRecord",
     "build_report",
     "collect",
+    "default_label",
     "findings",
     "fmt",
     "load_run",

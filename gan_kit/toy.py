@@ -18,7 +18,6 @@ from .gan import GAN, make_optimizer
 from .models import build_toy_discriminator, build_toy_generator
 from .ring import mode_coverage_2d, ring_centers, ring_data
 
-
 # Two setups the notebooks and tests share. "collapsing": plain BCE with a large D that
 # learns 100x faster than a small G; "stabilized": WGAN-GP with 5 critic steps per G step
 # and a modest critic.

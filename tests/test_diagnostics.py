@@ -201,7 +201,7 @@ def test_findings_reach_comparisons_and_reports(balanced_and_strong_d):
 
 
 def test_generator_that_ignores_z_trips_mode_collapse(tmp_path, monkeypatch, capsys):
-    from gan_kit import models
+    from gan_kit import gan, models
 
     build = models.build_models
 
@@ -211,7 +211,7 @@ def test_generator_that_ignores_z_trips_mode_collapse(tmp_path, monkeypatch, cap
                                      generator], name="generator")
         return ignore_z, discriminator
 
-    monkeypatch.setattr(models, "build_models", one_image_generator)
+    monkeypatch.setattr(gan, "build_models", one_image_generator)  # where build_gan looks it up
     run = gan_kit.train(_digits(tmp_path, epochs=4, steps_per_epoch=3), verbose=0)
     samples = run.sample(8)
     assert np.abs(samples - samples[:1]).max() < 1e-6  # every noise vector gives the same image
@@ -224,7 +224,7 @@ def test_generator_that_ignores_z_trips_mode_collapse(tmp_path, monkeypatch, cap
 def test_nan_in_a_loss_trips_divergence_and_stops_the_run(tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from gan_kit import losses, training
+    from gan_kit import gan, losses
 
     calls = tf.Variable(0.0, trainable=False)
     bce = losses.get_losses("bce")
@@ -234,7 +234,7 @@ def test_nan_in_a_loss_trips_divergence_and_stops_the_run(tmp_path, monkeypatch)
         loss = bce.discriminator(real_logits, fake_logits, real_labels, fake_labels)
         return loss + tf.where(calls > 4.0, tf.constant(math.nan), tf.constant(0.0))
 
-    monkeypatch.setattr(training, "get_losses",
+    monkeypatch.setattr(gan, "get_losses",
                         lambda name: losses.LossPair(bce.generator, nan_after_four_steps, bce.uses_labels))
     run = gan_kit.train(_digits(tmp_path, epochs=4, steps_per_epoch=4), verbose=0)
     assert run.status == "diverged" and runs.read_status(run.path)["epoch"] == 2

@@ -7,8 +7,8 @@ import json
 import shutil
 
 import pytest
-
 from conftest import datasets_missing
+
 from gan_kit import lab, metrics, runs
 
 GRID = {"gan_losses": ("bce", "hinge"), "z_dims": (16,), "vae_latents": (4,)}

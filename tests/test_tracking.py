@@ -18,7 +18,7 @@ import pytest
 
 import gan_kit
 from gan_kit import callbacks as cbs
-from gan_kit import runs
+from gan_kit import runs, tracking
 from gan_kit.config import for_profile
 
 SCALARS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time")
@@ -150,8 +150,8 @@ def test_wandb_mode_follows_the_environment(tmp_path, monkeypatch):
     init = fake.calls[0][1]
     assert init["mode"] == "disabled"
     assert init["id"] == "a-run-with-odd-chars" and init["name"] == "a run:with#odd?chars"
-    long_id = cbs._wandb_id("x" * 200)
-    assert len(long_id) <= 64 and long_id != cbs._wandb_id("x" * 201)
+    long_id = tracking._wandb_id("x" * 200)
+    assert len(long_id) <= 64 and long_id != tracking._wandb_id("x" * 201)
 
 
 def test_wandb_missing_is_said_plainly_and_training_goes_on(tmp_path, monkeypatch, capsys):

@@ -19,7 +19,7 @@ channels, resizing), ``arrays`` (``load_arrays``), ``pipeline`` (``tf.data``).
 from __future__ import annotations
 
 from ..images import to_uint8, to_unit_range
-from . import lookup
+from . import lookup as lookup
 from .arrays import load_arrays
 from .catalog import _CLASS_NAMES as _CLASS_NAMES
 from .catalog import DATASETS, SPLITS, DatasetError, DatasetNotFoundError, native_shape

@@ -27,7 +27,7 @@ Layered like TF-GAN's ``eval/classifier_metrics.py``:
 3. **Wrappers**: ``evaluate_images`` (all metrics for two image sets), ``reference_statistics``
    (``gan_kit.metrics.reference``: real-data statistics cached per dataset, split, sample
    count, image shape and extractor id), ``evaluate(run_folder)`` (writes ``metrics.json``)
-   and ``metrics_callback(config)`` (FID/KID every N epochs into ``history.csv``), in
+   and ``gan_kit.callbacks.metrics_callback(config)`` (FID/KID every N epochs into ``history.csv``), in
    ``gan_kit.metrics.evaluation``; per-class accuracy and intra-class FID
    (``per_class_table``, ``per_class_metrics``, ``evaluate_per_class``, which writes
    ``metrics_per_class.json``) in ``gan_kit.metrics.per_class``.
@@ -61,12 +61,11 @@ _LAZY = {
     ),
     **dict.fromkeys(
         ("EXTRACTORS", "INCEPTION_WEIGHTS_FILE", "INCEPTION_WEIGHTS_MD5", "INCEPTION_WEIGHTS_URL",
-         "ClassifierExtractor", "FeatureExtractor", "InceptionExtractor", "get_extractor"),
+         "ClassifierExtractor", "FeatureExtractor", "InceptionExtractor", "config_extractor", "get_extractor"),
         "extractors",
     ),
-    **dict.fromkeys(("ReferenceStats", "reference_statistics"), "reference"),
-    **dict.fromkeys(("METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images", "metrics_callback"),
-                    "evaluation"),
+    **dict.fromkeys(("ReferenceStats", "check_extractor", "config_reference", "reference_statistics"), "reference"),
+    **dict.fromkeys(("METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images"), "evaluation"),
     **dict.fromkeys(
         ("PER_CLASS_FILE", "evaluate_per_class", "is_conditional_generator", "per_class_metrics",
          "per_class_table", "read_per_class", "summarize_per_class", "write_per_class"),

@@ -18,7 +18,7 @@ import numpy as np
 from ..fileio import write_json
 from ..runs import METRICS_FILE, load_generator, read_config
 from .batches import generated_batches
-from .extractors import ClassifierExtractor, FeatureExtractor, get_extractor
+from .extractors import ClassifierExtractor, FeatureExtractor, config_extractor
 from .maths import (
     _as_2d_float64,
     _manifold,
@@ -27,9 +27,9 @@ from .maths import (
     kid_from_features,
     mode_coverage,
 )
-from .reference import ReferenceStats, _check_extractor, reference_statistics
+from .reference import ReferenceStats, check_extractor, config_reference
 
-__all__ = ["METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images", "metrics_callback"]
+__all__ = ["METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images"]
 
 
 def evaluate_features(
@@ -113,7 +113,7 @@ def evaluate_images(
         ValueError: when ``real`` is a ``ReferenceStats`` from another extractor.
     """
     if isinstance(real, ReferenceStats):
-        _check_extractor(real, extractor)
+        check_extractor(real, extractor)
         real_f, real_p = real.features, real.probabilities
         if real_labels is None and len(real.labels) == len(real_f):
             real_labels = real.labels
@@ -126,12 +126,6 @@ def evaluate_images(
     result = evaluate_features(real_f, fake_f, fake_p, classes, num_classes=extractor.num_classes, **kwargs)
     result["extractor"] = extractor.id
     return result
-
-
-def _run_extractor(config: Any, name: str | None, cache_dir: str | os.PathLike | None,
-                   data_dir: str | os.PathLike | None) -> FeatureExtractor:
-    return get_extractor(name or config.metrics_extractor, dataset=config.dataset, profile=config.profile,
-                         cache_dir=cache_dir, data_dir=data_dir)
 
 
 def evaluate(
@@ -163,8 +157,8 @@ def evaluate(
         data_dir: where to look for the dataset first.
         cache_dir: cache root.
         batch_size: generated images per batch.
-        generator: the noise -> images model to evaluate (default: the run's ``generator.keras``;
-            ``gan_kit.vae.evaluate`` passes a VAE run's decoder).
+        generator: the noise -> images model to evaluate (default: the run's ``generator.keras``, or a VAE
+            run's ``decoder.keras``: ``runs.load_generator``).
 
     Returns:
         The metrics dict that was written (with ``extractor``, ``samples``, ``seed``, ``split``,
@@ -173,13 +167,11 @@ def evaluate(
     run_folder = Path(run_folder)
     config = read_config(run_folder)
     if not isinstance(extractor, FeatureExtractor):
-        extractor = _run_extractor(config, extractor, cache_dir, data_dir)
+        extractor = config_extractor(config, extractor, cache_dir, data_dir)
     n = int(samples or config.metrics_samples)
     start = time.perf_counter()
-    reference = reference_statistics(
-        config.dataset, extractor, split=split, max_examples=int(real_samples or n), image_size=config.image_size,
-        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
-    )
+    reference = config_reference(config, extractor, split=split, max_examples=int(real_samples or n),
+                                 data_dir=data_dir, cache_dir=cache_dir)
     generator = generator if generator is not None else load_generator(run_folder)
     result = evaluate_images(reference, generated_batches(generator, n, config.latent_dim, seed, batch_size),
                              extractor, seed=seed)
@@ -189,22 +181,3 @@ def evaluate(
         result["classifier_test_accuracy"] = extractor.test_accuracy
     write_json(run_folder / METRICS_FILE, result)
     return result
-
-
-def metrics_callback(config: Any, *, data_dir: str | os.PathLike | None = None,
-                     cache_dir: str | os.PathLike | None = None) -> Any:
-    """The ``MetricsCallback`` a config asks for (``metrics_every`` epochs, ``metrics_extractor``, ``metrics_samples``).
-
-    Builds (or loads) the extractor and the test-split reference statistics up front, so a
-    missing dataset or weights file fails before training starts.
-    """
-    from ..callbacks import MetricsCallback
-
-    extractor = _run_extractor(config, None, cache_dir, data_dir)
-    reference = reference_statistics(
-        config.dataset, extractor, split="test", max_examples=config.metrics_samples, image_size=config.image_size,
-        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
-    )
-    return MetricsCallback(reference, extractor, every=config.metrics_every, samples=config.metrics_samples,
-                           seed=config.seed)
-

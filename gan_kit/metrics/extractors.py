@@ -262,3 +262,10 @@ def get_extractor(
         classifier_spec(dataset, profile)  # validates the dataset before anything is loaded
     model, info, folder = _get_classifier(dataset, profile, cache_dir, data_dir, spec, retrain, verbose)
     return ClassifierExtractor(model, info, folder, batch_size=batch_size or 500)
+
+
+def config_extractor(config: Any, name: str | None = None, cache_dir: str | os.PathLike | None = None,
+                     data_dir: str | os.PathLike | None = None) -> FeatureExtractor:
+    """The extractor a run config asks for: ``name`` or its ``metrics_extractor``, for its dataset and profile."""
+    return get_extractor(name or config.metrics_extractor, dataset=config.dataset, profile=config.profile,
+                         cache_dir=cache_dir, data_dir=data_dir)

@@ -17,10 +17,9 @@ import numpy as np
 
 from ..fileio import write_json
 from ..runs import PER_CLASS_FILE, load_generator, read_config, read_per_class
-from .evaluation import _run_extractor
-from .extractors import FeatureExtractor
+from .extractors import FeatureExtractor, config_extractor
 from .maths import fid_from_features
-from .reference import ReferenceStats, _check_extractor, reference_statistics
+from .reference import ReferenceStats, check_extractor, config_reference
 
 if TYPE_CHECKING:
     import keras
@@ -184,7 +183,7 @@ def per_class_metrics(
     if k > extractor.num_classes:
         raise ValueError(f"The extractor knows {extractor.num_classes} classes, fewer than the {k} asked for.")
     if isinstance(reference, ReferenceStats):
-        _check_extractor(reference, extractor)
+        check_extractor(reference, extractor)
         real_f, real_y = reference.features, reference.labels
     else:
         images, real_y = reference
@@ -252,11 +251,9 @@ def evaluate_per_class(
     run_folder = Path(run_folder)
     config = read_config(run_folder)
     if not isinstance(extractor, FeatureExtractor):
-        extractor = _run_extractor(config, extractor, cache_dir, data_dir)
-    reference = reference_statistics(
-        config.dataset, extractor, split=split, max_examples=real_samples, image_size=config.image_size,
-        channels=config.channels, data_dir=data_dir, path=config.data_path, cache_dir=cache_dir,
-    )
+        extractor = config_extractor(config, extractor, cache_dir, data_dir)
+    reference = config_reference(config, extractor, split=split, max_examples=real_samples, data_dir=data_dir,
+                                 cache_dir=cache_dir)
     generator = generator if generator is not None else load_generator(run_folder)
     return per_class_metrics(generator, extractor, reference, samples_per_class=samples_per_class, seed=seed,
                              num_classes=config.num_classes, run_dir=run_folder)

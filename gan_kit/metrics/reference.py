@@ -60,7 +60,7 @@ class ReferenceStats:
                        json.loads(str(npz["meta"])))
 
 
-def _check_extractor(reference: ReferenceStats, extractor: FeatureExtractor) -> None:
+def check_extractor(reference: ReferenceStats, extractor: FeatureExtractor) -> None:
     """Raise ``ValueError`` when ``reference`` was computed with another extractor than ``extractor``."""
     if reference.meta.get("extractor") != extractor.id:
         raise ValueError(f"The reference statistics were computed with {reference.meta.get('extractor')!r}, "
@@ -124,3 +124,12 @@ def reference_statistics(
                            {**key, "n": int(len(x)), "extractor": extractor.id})
     atomic_write_bytes(file, stats.to_bytes())
     return stats
+
+
+def config_reference(config: Any, extractor: FeatureExtractor, *, split: str = "test",
+                     max_examples: int | None = None, data_dir: str | os.PathLike | None = None,
+                     cache_dir: str | os.PathLike | None = None) -> ReferenceStats:
+    """``reference_statistics`` of a run config's dataset split, at the config's image shape and data path."""
+    return reference_statistics(config.dataset, extractor, split=split, max_examples=max_examples,
+                                image_size=config.image_size, channels=config.channels, data_dir=data_dir,
+                                path=config.data_path, cache_dir=cache_dir)
