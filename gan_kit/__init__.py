@@ -20,12 +20,15 @@ import importlib
 import os
 from typing import Any
 
-# TensorFlow's C++ start-up lines (oneDNN notices, a failed cuInit on CPU machines, grappler notes) are
-# not for students: they are hidden unless TF_CPP_MIN_LOG_LEVEL is set before gan_kit is imported
-# (TF_CPP_MIN_LOG_LEVEL=0 shows everything; `python -m gan_kit --tf-logs ...` does that).
+# TensorFlow's C++ log lines (oneDNN notices and CUDA stubs at start-up, a failed cuInit on CPU machines,
+# grappler notes) are not for students: they are hidden unless TF_CPP_MIN_LOG_LEVEL is set before gan_kit is
+# imported (TF_CPP_MIN_LOG_LEVEL=0 shows everything; `python -m gan_kit --tf-logs ...` does that).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .config import Config, ConfigError, for_profile, resolve_profile  # noqa: E402
+from .devices import quiet_tensorflow_startup  # noqa: E402
+
+quiet_tensorflow_startup()
 
 __version__ = "0.1.0"
 

@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     lab.add_argument("--datasets", default="mnist,fashion_mnist", help="comma-separated dataset names")
     lab.add_argument("--out", help="lab folder (default: outputs/lab/<profile>)")
     lab.add_argument("--epochs", type=int, help="epochs per run (default: 10; smoke keeps its own)")
+    lab.add_argument("--losses", default="bce,hinge", help="GAN losses, comma-separated")
+    lab.add_argument("--z-dims", default="32,64,128", help="GAN noise sizes, comma-separated")
+    lab.add_argument("--vae-latents", default="8,16,32", help="VAE latent sizes, comma-separated")
     compare = sub.add_parser("compare", help="compare run folders or sweep folders: table and overlay plot")
     compare.add_argument("runs", nargs="+", help="run folders, or sweep folders (standing for their runs)")
     compare.add_argument("--columns", default="g_loss,d_loss,d_real_prob,d_fake_prob",
@@ -131,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tf_logs:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        from .devices import quiet_tensorflow_startup
+
+        quiet_tensorflow_startup(False)
 
     try:
         if args.command == "info":
@@ -198,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "lab":
             from .lab import run_lab
 
-            result = run_lab(datasets=_columns(args.datasets), profile=args.profile, output_dir=args.out,
-                             epochs=args.epochs)
+            result = run_lab(datasets=_columns(args.datasets), gan_losses=_columns(args.losses),
+                             z_dims=[int(z) for z in _columns(args.z_dims)],
+                             vae_latents=[int(z) for z in _columns(args.vae_latents)], profile=args.profile,
+                             output_dir=args.out, epochs=args.epochs)
             print(f"lab folder: {result.folder} ({len(result.runs)} run(s), {len(result.failed)} failed, "
                   f"{len(result.skipped)} dataset(s) skipped)")
             if result.report:

@@ -54,6 +54,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._epoch = 0
 
     def on_train_begin(self, logs=None):
+        self.diverged = None  # a guard reused for a second fit() watches that one afresh
         self.model.diverged = None
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -36,6 +36,7 @@ from .gan import GAN, compile_gan
 from .losses import class_loss
 from .metrics.per_class import (
     evaluate_per_class,
+    generator_classes,
     is_conditional_generator,
     per_class_metrics,
     per_class_table,
@@ -84,18 +85,10 @@ def balanced_sampler(generator: keras.Model, num_classes: int | None = None) -> 
     Returns:
         A ``keras.Model`` mapping (batch, latent_dim) noise to images, sharing the generator's weights.
     """
-    k = int(num_classes or _generator_classes(generator))
+    k = int(num_classes or generator_classes(generator))
     z = keras.Input(shape=(int(generator.inputs[0].shape[-1]),), name="z")
     labels = CycleLabels(k, name="cycle_labels")(z)
     return keras.Model(z, generator([z, labels]), name=f"{generator.name}_balanced")
-
-
-def _generator_classes(generator: keras.Model) -> int:
-    try:
-        return int(generator.get_layer("label_one_hot").num_tokens)
-    except ValueError:
-        raise ValueError(f"{generator.name!r} is not a conditional generator (no layer 'label_one_hot'); "
-                         "build it with gan_kit.models.build_conditional_generator.") from None
 
 
 class ConditionalGAN(GAN):

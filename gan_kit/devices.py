@@ -2,9 +2,90 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import os
 import platform
 import sys
+import tempfile
 from typing import Any
+
+# TensorFlow's C++ start-up lines: printed while its shared libraries load, before TF_CPP_MIN_LOG_LEVEL applies.
+STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "Could not find cuda drivers on your machine",
+    "cudart_stub.cc",
+    "Unable to register cu",
+    "computation_placer.cc",
+    "TF-TRT Warning",
+    "This TensorFlow binary is optimized to use available CPU instructions",
+    "To enable the following instructions",
+    "rebuild TensorFlow with the appropriate compiler flags",
+)
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs the real loader with file descriptor 2 sent to a temp file, then passes on every line that is not
+    TensorFlow start-up noise."""
+
+    def __init__(self, loader: importlib.abc.Loader):
+        self.loader = loader
+
+    def __getattr__(self, name: str) -> Any:  # resource readers and the like: the real loader's
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, ValueError):
+            pass
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as captured:
+            os.dup2(captured.fileno(), 2)
+            try:
+                self.loader.exec_module(module)
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+                captured.seek(0)
+                kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                        if not any(noise in line for noise in STARTUP_NOISE)]
+                if kept:
+                    sys.stderr.write("".join(kept))
+
+
+class _QuietTensorFlowImport(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once, wrapping its loader in ``_QuietLoader``; then removes itself."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_tensorflow_startup(quiet: bool = True) -> None:
+    """Keep TensorFlow's C++ start-up lines (oneDNN, CUDA stubs, absl) off the terminal and notebook outputs.
+
+    ``import gan_kit`` calls it. It does nothing when TensorFlow is already imported or
+    ``TF_CPP_MIN_LOG_LEVEL`` is ``0`` (the user asked for TensorFlow's logs); ``quiet=False`` undoes it
+    before TensorFlow is imported (``python -m gan_kit --tf-logs``).
+    """
+    hooks = [f for f in sys.meta_path if isinstance(f, _QuietTensorFlowImport)]
+    if not quiet:
+        for hook in hooks:
+            sys.meta_path.remove(hook)
+        return
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") == "0" or hooks:
+        return
+    sys.meta_path.insert(0, _QuietTensorFlowImport())
 
 
 def _tf():
@@ -154,7 +235,9 @@ def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]
         reasons["distribute"] = "one device" if config.distribute == "auto" else "set in the config"
     else:
         strategy = "mirrored"
-        reasons["distribute"] = f"MirroredStrategy over {max(len(gpus), 1)} GPU(s)"
+        where = f"{len(gpus)} GPUs" if gpus else "this machine's CPU"
+        reasons["distribute"] = f"MirroredStrategy over {where}" + (
+            " (set in the config)" if config.distribute == "mirrored" else "")
     return {
         "device": info["device"],
         "jit_compile": jit,
@@ -173,4 +256,5 @@ def make_strategy(runtime: dict[str, Any], devices: list[str] | None = None):
     return tf.distribute.get_strategy()
 
 
-__all__ = ["choose_runtime", "cpu_has_native_bf16", "describe", "gpu_available", "is_apple_silicon", "make_strategy"]
+__all__ = ["choose_runtime", "cpu_has_native_bf16", "describe", "gpu_available", "is_apple_silicon", "make_strategy",
+           "quiet_tensorflow_startup"]

@@ -78,6 +78,21 @@ OSCILLATION_AMPLITUDE = 0.15
 
 _LOSSES = ("g_loss", "d_loss")
 
+MIN_EPOCHS = {
+    "divergence": 1,
+    "loss_jump": JUMP_WINDOW + 1,
+    "d_overpowering": OVERPOWER_EPOCHS,
+    "mode_collapse": COLLAPSE_EPOCHS,
+    "stagnation": STAGNATION_EPOCHS,
+    "oscillation": OSCILLATION_EPOCHS + 1,
+}
+"""The fewest epochs after which each check can fire at all: a shorter run says nothing about it."""
+
+
+def cannot_fire(epochs: int) -> list[str]:
+    """The checks a run of ``epochs`` epochs is too short for (in ``CODES`` order)."""
+    return [code for code in CODES if epochs < MIN_EPOCHS[code]]
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -490,6 +505,7 @@ def to_markdown(findings: Sequence[Finding]) -> str:
 
 __all__ = [
     "CODES",
+    "MIN_EPOCHS",
     "DIAGNOSTICS_FILE",
     "Finding",
     "check_all",
@@ -499,6 +515,7 @@ __all__ = [
     "check_mode_collapse",
     "check_oscillation",
     "check_stagnation",
+    "cannot_fire",
     "read",
     "sample_change",
     "sample_diversity",

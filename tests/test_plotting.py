@@ -45,3 +45,36 @@ def test_show_samples(tmp_path):
     assert [ax.get_title() for ax in fig.axes] == ["epoch 0000", "epoch 0001", "epoch 0002"]
     fig = plotting.show_images(np.zeros((4, 8, 8, 1)), title="t")
     assert fig.axes[0].get_title() == "t"
+
+
+def test_plot_side_by_side_draws_curves_and_both_kinds_of_samples():  # moved from test_stabilization.py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gan_kit.plotting import plot_side_by_side
+    from gan_kit.ring import mode_coverage_2d, ring_data
+
+    hist = {"g_loss": [1.0, 0.8], "d_loss": [1.3, 1.2], "d_real_prob": [0.6, 0.7], "d_fake_prob": [0.4, 0.3]}
+    points = ring_data(200)
+    fig = plot_side_by_side({"baseline": hist, "change": {**hist, "epoch": [1, 2]}},
+                            {"baseline": points, "change": np.zeros((4, 8, 8, 1), np.float32)},
+                            coverage={"baseline": mode_coverage_2d(points)}, title="t")
+    axes = fig.axes
+    assert len(axes) == 4
+    assert len(axes[0].lines) == 4 and len(axes[1].lines) == 5  # two runs x two columns (+ the 0.5 line)
+    assert "8/8 modes covered" in axes[2].get_title() and axes[3].images
+    with pytest.raises(ValueError):
+        plot_side_by_side({}, {})
+
+
+def test_show_image_groups_one_titled_panel_per_group():  # moved from test_stabilization.py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gan_kit.plotting import show_image_groups
+
+    fig = show_image_groups({"real": np.zeros((4, 8, 8, 3), np.uint8), "generated": np.ones((9, 8, 8, 1))},
+                            title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["real", "generated"]
+    with pytest.raises(ValueError):
+        show_image_groups({})

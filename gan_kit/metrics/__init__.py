@@ -67,7 +67,7 @@ _LAZY = {
     **dict.fromkeys(("ReferenceStats", "check_extractor", "config_reference", "reference_statistics"), "reference"),
     **dict.fromkeys(("METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images"), "evaluation"),
     **dict.fromkeys(
-        ("PER_CLASS_FILE", "evaluate_per_class", "is_conditional_generator", "per_class_metrics",
+        ("PER_CLASS_FILE", "evaluate_per_class", "generator_classes", "is_conditional_generator", "per_class_metrics",
          "per_class_table", "read_per_class", "summarize_per_class", "write_per_class"),
         "per_class",
     ),

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PER_CLASS_FILE",
     "evaluate_per_class",
+    "generator_classes",
     "is_conditional_generator",
     "per_class_metrics",
     "per_class_table",
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 
-def _generator_classes(generator: keras.Model) -> int:
+def generator_classes(generator: keras.Model) -> int:
+    """The number of classes a conditional generator makes (its ``label_one_hot`` layer's size)."""
     try:
         return int(generator.get_layer("label_one_hot").num_tokens)
     except ValueError:
@@ -177,9 +179,9 @@ def per_class_metrics(
     if int(samples_per_class) < 2:
         raise ValueError(f"samples_per_class must be >= 2. Received: samples_per_class={samples_per_class}.")
     conditional = is_conditional_generator(generator)
-    k = int(num_classes or (_generator_classes(generator) if conditional else extractor.num_classes))
-    if conditional and k != _generator_classes(generator):
-        raise ValueError(f"num_classes={k} but the generator has {_generator_classes(generator)} classes.")
+    k = int(num_classes or (generator_classes(generator) if conditional else extractor.num_classes))
+    if conditional and k != generator_classes(generator):
+        raise ValueError(f"num_classes={k} but the generator has {generator_classes(generator)} classes.")
     if k > extractor.num_classes:
         raise ValueError(f"The extractor knows {extractor.num_classes} classes, fewer than the {k} asked for.")
     if isinstance(reference, ReferenceStats):

@@ -1,0 +1,248 @@
+"""Tests for gan_kit.devices: the device description, the runtime chosen per device from synthetic device
+descriptions, the CPU's bfloat16 support read from a fake /proc/cpuinfo, and the tf.distribute strategy.
+
+The measured paths (mixed precision and XLA steps on the CPU, MirroredStrategy on two logical CPUs, the
+benchmark) are in test_performance.py.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import types
+
+import pytest
+
+from gan_kit import devices
+from gan_kit.config import for_profile
+
+CPU = {"device": "CPU", "gpus": [], "metal": False, "gpu": False}
+CUDA = {"device": "GPU (CUDA)", "gpus": ["/physical_device:GPU:0"], "metal": False, "gpu": True}
+TWO_CUDA = {**CUDA, "gpus": ["/physical_device:GPU:0", "/physical_device:GPU:1"]}
+METAL = {"device": "GPU (Apple Metal)", "gpus": ["/physical_device:GPU:0"], "metal": True, "gpu": True}
+CPU_BF16 = {**CPU, "cpu_bf16": True}
+
+
+def _cfg(**kw):
+    return for_profile("smoke", dataset="fashion_mnist", **kw)
+
+
+# =============================================================================== choose_runtime
+
+
+def test_runtime_choice_per_device():  # moved from test_performance.py
+    cpu = devices.choose_runtime(_cfg(), CPU)
+    assert cpu["jit_compile"] is devices.CPU_XLA_DEFAULT
+    assert (cpu["mixed_precision"], cpu["distribute"], cpu["steps_per_execution"]) == ("float32", "default", 1)
+    assert all(cpu["reasons"][k] for k in ("jit_compile", "mixed_precision", "distribute", "steps_per_execution"))
+    cuda = devices.choose_runtime(_cfg(steps_per_epoch=None), CUDA)
+    assert cuda["jit_compile"] is True and cuda["mixed_precision"] == "mixed_float16"
+    assert cuda["steps_per_execution"] == 8
+    assert devices.choose_runtime(_cfg(steps_per_epoch=2), CUDA)["steps_per_execution"] == 2
+    assert devices.choose_runtime(_cfg(), TWO_CUDA)["distribute"] == "mirrored"
+    metal = devices.choose_runtime(_cfg(jit_compile=True), METAL)
+    assert metal["jit_compile"] is False and "metal" in metal["reasons"]["jit_compile"]
+    assert metal["mixed_precision"] == "float32"
+    forced = devices.choose_runtime(_cfg(mixed_precision="off", jit_compile=False, distribute="off"), TWO_CUDA)
+    assert (forced["mixed_precision"], forced["jit_compile"], forced["distribute"]) == ("float32", False, "default")
+
+
+def test_cpu_with_native_bfloat16_computes_in_bfloat16():  # moved from test_performance.py
+    bf16 = devices.choose_runtime(_cfg(), CPU_BF16)
+    assert bf16["mixed_precision"] == "mixed_bfloat16" and "AVX512_BF16" in bf16["reasons"]["mixed_precision"]
+    assert devices.choose_runtime(_cfg(mixed_precision="off"), CPU_BF16)["mixed_precision"] == "float32"
+    assert "no native bfloat16" in devices.choose_runtime(_cfg(), CPU)["reasons"]["mixed_precision"]
+    assert devices.describe()["cpu_bf16"] == devices.cpu_has_native_bf16()
+
+
+def test_config_values_win_over_the_device_choice():
+    cfg = _cfg(jit_compile=False, steps_per_execution=3, steps_per_epoch=None, mixed_precision="mixed_bfloat16",
+               distribute="off")
+    runtime = devices.choose_runtime(cfg, TWO_CUDA)
+    assert (runtime["jit_compile"], runtime["steps_per_execution"], runtime["mixed_precision"],
+            runtime["distribute"]) == (False, 3, "mixed_bfloat16", "default")
+    assert set(runtime["reasons"].values()) == {"set in the config"}
+    assert runtime["device"] == "GPU (CUDA)"
+    on_cpu = devices.choose_runtime(_cfg(jit_compile=True, steps_per_execution=4, steps_per_epoch=None), CPU)
+    assert on_cpu["jit_compile"] is True and on_cpu["steps_per_execution"] == 4
+
+
+def test_steps_per_execution_never_exceeds_the_epoch():
+    assert devices.choose_runtime(_cfg(steps_per_execution=50, steps_per_epoch=6), CPU)["steps_per_execution"] == 6
+    assert devices.choose_runtime(_cfg(steps_per_epoch=3), CUDA)["steps_per_execution"] == 3
+    assert devices.choose_runtime(_cfg(steps_per_epoch=None), CPU)["steps_per_execution"] == 1
+
+
+def test_cuda_float16_follows_the_compute_capability(monkeypatch):
+    monkeypatch.setattr(devices, "_compute_capability", lambda name: (6, 1))
+    old = devices.choose_runtime(_cfg(), CUDA)
+    assert old["mixed_precision"] == "float32" and "(6, 1)" in old["reasons"]["mixed_precision"]
+    monkeypatch.setattr(devices, "_compute_capability", lambda name: devices.CUDA_MIN_COMPUTE_FOR_FP16)
+    assert devices.choose_runtime(_cfg(), CUDA)["mixed_precision"] == "mixed_float16"
+    monkeypatch.setattr(devices, "_compute_capability", lambda name: None)  # unknown: assume tensor cores
+    assert devices.choose_runtime(_cfg(), CUDA)["mixed_precision"] == "mixed_float16"
+
+
+def test_mirrored_needs_two_gpus_unless_the_config_asks_for_it():
+    assert devices.choose_runtime(_cfg(), CUDA)["distribute"] == "default"
+    two = devices.choose_runtime(_cfg(), TWO_CUDA)
+    assert two["distribute"] == "mirrored" and "2 GPU" in two["reasons"]["distribute"]
+    assert devices.choose_runtime(_cfg(distribute="mirrored"), CPU)["distribute"] == "mirrored"
+
+
+def test_choose_runtime_describes_this_machine_when_given_nothing():
+    runtime = devices.choose_runtime(_cfg())
+    assert runtime["device"] == devices.describe()["device"]
+    assert set(runtime) == {"device", "jit_compile", "steps_per_execution", "mixed_precision", "distribute",
+                            "reasons"}
+
+
+# =============================================================================== cpu_has_native_bf16
+
+CPUINFO = (
+    "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: {model}\nflags\t\t: {flags}\nbogomips\t: 4000.00\n\n"
+    "processor\t: 1\nvendor_id\t: GenuineIntel\nmodel name\t: {model}\nflags\t\t: {flags}\n\n"
+)
+BASE_FLAGS = "fpu vme de pse tsc msr sse sse2 avx avx2 avx512f avx512_vnni"
+
+
+def _fake_cpuinfo(monkeypatch, tmp_path, text: str | None) -> list:
+    """Make ``open("/proc/cpuinfo")`` read ``text`` (or fail with OSError for None); other paths are untouched."""
+    fake = tmp_path / "cpuinfo"
+    if text is not None:
+        fake.write_text(text)
+    real_open = builtins.open
+    opened = []
+
+    def fake_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.fspath(file) == "/proc/cpuinfo":
+            opened.append(file)
+            if text is None:
+                raise FileNotFoundError(2, "No such file or directory", "/proc/cpuinfo")
+            return real_open(fake, *args, **kwargs)
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", fake_open)
+    return opened
+
+
+@pytest.mark.parametrize("flags,model,expected", [
+    (BASE_FLAGS + " avx512_bf16 avx512_fp16", "Intel Xeon", True),
+    (BASE_FLAGS + " amx_bf16 amx_tile amx_int8", "Intel Xeon", True),
+    ("avx512_bf16", "Intel Xeon", True),  # the only flag
+    (BASE_FLAGS, "Intel Xeon", False),
+    (BASE_FLAGS + " avx512_bf16_xyz xamx_bf16 amx_bf16x", "Intel Xeon", False),  # only as part of other words
+    (BASE_FLAGS, "Xeon with avx512_bf16 amx_bf16", False),  # named on another line, not among the flags
+    ("", "Intel Xeon", False),
+], ids=["avx512_bf16", "amx_bf16", "alone", "neither", "part-of-a-word", "other-line", "empty-flags"])
+def test_cpu_bf16_is_read_from_the_flags_line(monkeypatch, tmp_path, flags, model, expected):
+    opened = _fake_cpuinfo(monkeypatch, tmp_path, CPUINFO.format(flags=flags, model=model))
+    assert devices.cpu_has_native_bf16() is expected
+    assert opened == ["/proc/cpuinfo"]  # the function read the fake, not this machine's CPU
+
+
+def test_cpu_bf16_without_a_flags_line_is_false(monkeypatch, tmp_path):
+    # e.g. an ARM /proc/cpuinfo, which lists "Features" (and here the bf16 word) instead of "flags"
+    _fake_cpuinfo(monkeypatch, tmp_path, "processor\t: 0\nFeatures\t: fp asimd bf16 avx512_bf16\n")
+    assert devices.cpu_has_native_bf16() is False
+
+
+def test_cpu_bf16_reads_the_first_flags_line(monkeypatch, tmp_path):
+    _fake_cpuinfo(monkeypatch, tmp_path, f"flags\t: {BASE_FLAGS}\nflags\t: avx512_bf16\n")
+    assert devices.cpu_has_native_bf16() is False
+    _fake_cpuinfo(monkeypatch, tmp_path, f"flags\t: {BASE_FLAGS} amx_bf16\nflags\t: {BASE_FLAGS}\n")
+    assert devices.cpu_has_native_bf16() is True
+
+
+def test_cpu_bf16_is_false_without_proc_cpuinfo(monkeypatch, tmp_path):
+    opened = _fake_cpuinfo(monkeypatch, tmp_path, None)  # macOS, Windows: open raises OSError
+    assert devices.cpu_has_native_bf16() is False
+    assert opened == ["/proc/cpuinfo"]
+
+
+# =============================================================================== describe, gpu_available, Apple
+
+
+def _fake_tf(gpus: list[str], cuda: bool, fail: bool = False):
+    def list_physical_devices(kind):
+        if fail:
+            raise RuntimeError("a broken plugin")
+        names = gpus if kind == "GPU" else ["/physical_device:CPU:0"]
+        return [types.SimpleNamespace(name=n) for n in names]
+
+    return types.SimpleNamespace(__version__="9.9.9", config=types.SimpleNamespace(
+        list_physical_devices=list_physical_devices), test=types.SimpleNamespace(is_built_with_cuda=lambda: cuda))
+
+
+@pytest.mark.parametrize("gpus,cuda,apple,device,reason,xla", [
+    ([], False, False, "CPU", "No GPU is visible", True),
+    (["/physical_device:GPU:0"], True, False, "GPU (CUDA)", "sees 1 GPU(s)", True),
+    (["/physical_device:GPU:0", "/physical_device:GPU:1"], True, False, "GPU (CUDA)", "sees 2 GPU(s)", True),
+    (["/physical_device:GPU:0"], False, True, "GPU (Apple Metal)", "tensorflow-metal is loaded", False),
+    ([], False, True, "CPU", "No Metal GPU is visible", True),
+    ([], True, False, "CPU", "CUDA support but sees no GPU", True),
+], ids=["cpu", "cuda", "two-cuda", "metal", "apple-no-metal", "cuda-build-no-gpu"])
+def test_describe_names_the_device_and_why(monkeypatch, gpus, cuda, apple, device, reason, xla):
+    monkeypatch.setattr(devices, "_tf", lambda: _fake_tf(gpus, cuda))
+    monkeypatch.setattr(devices, "is_apple_silicon", lambda: apple)
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    info = devices.describe()
+    assert info["device"] == device and reason in info["reason"]
+    assert info["gpus"] == gpus and info["gpu"] == bool(gpus) and info["cpus"] == ["/physical_device:CPU:0"]
+    assert info["metal"] == (device == "GPU (Apple Metal)") and info["xla"] is xla
+    assert info["built_with_cuda"] is cuda and info["tensorflow"] == "9.9.9" and info["cpu_bf16"] is True
+
+
+def test_describe_this_machine():
+    import keras
+    import tensorflow as tf
+
+    info = devices.describe()
+    assert info["tensorflow"] == tf.__version__ and info["keras"] == keras.__version__
+    assert info["gpu"] == bool(info["gpus"]) == devices.gpu_available()
+    assert info["device"].startswith("GPU") == info["gpu"]
+    assert info["cpus"] and isinstance(info["reason"], str) and info["reason"]
+
+
+def test_gpu_available_survives_a_broken_plugin(monkeypatch):
+    monkeypatch.setattr(devices, "_tf", lambda: _fake_tf(["/physical_device:GPU:0"], True))
+    assert devices.gpu_available() is True
+    monkeypatch.setattr(devices, "_tf", lambda: _fake_tf([], True))
+    assert devices.gpu_available() is False
+    monkeypatch.setattr(devices, "_tf", lambda: _fake_tf([], True, fail=True))
+    assert devices.gpu_available() is False
+
+
+@pytest.mark.parametrize("system,machine,expected", [("darwin", "arm64", True), ("darwin", "x86_64", False),
+                                                     ("linux", "arm64", False), ("linux", "x86_64", False)])
+def test_is_apple_silicon(monkeypatch, system, machine, expected):
+    monkeypatch.setattr(devices.sys, "platform", system)
+    monkeypatch.setattr(devices.platform, "machine", lambda: machine)
+    assert devices.is_apple_silicon() is expected
+
+
+# =============================================================================== make_strategy
+
+
+def test_make_strategy_default_for_one_device():
+    import tensorflow as tf
+
+    strategy = devices.make_strategy({"distribute": "default"})
+    assert strategy is tf.distribute.get_strategy()
+    assert not isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync == 1
+
+
+def test_make_strategy_mirrored_over_the_given_devices():
+    import tensorflow as tf
+
+    strategy = devices.make_strategy({"distribute": "mirrored"}, ["/cpu:0"])
+    assert isinstance(strategy, tf.distribute.MirroredStrategy)
+    assert strategy.num_replicas_in_sync == 1
+    assert [d.lower() for d in strategy.extended.worker_devices] == ["/job:localhost/replica:0/task:0/device:cpu:0"]
+
+
+def test_mirrored_on_a_cpu_says_so_and_that_the_config_asked():
+    info = {"device": "CPU", "gpus": [], "metal": False, "cpu_bf16": False}
+    runtime = devices.choose_runtime(for_profile("smoke", distribute="mirrored"), info)
+    assert runtime["distribute"] == "mirrored"
+    assert runtime["reasons"]["distribute"] == "MirroredStrategy over this machine's CPU (set in the config)"
