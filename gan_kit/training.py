@@ -14,6 +14,10 @@ class-conditional GAN and the VAE today. The lifecycle around it is the same for
 Anything that raises after step 3 marks the run ``failed`` with the error (``stopped`` for
 Ctrl-C), so no run stays ``running`` unless its process was killed. Adding a model family
 means adding one ``Family`` entry.
+
+A student-written step plugs into the same lifecycle: ``train(config, train_step=make_step,
+generator=G, discriminator=D)`` runs ``make_step`` (a step factory, ``gan_kit.steps``) through the
+``step`` family, so the run folder, grids, plots and diagnostics come from the student's code.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from .conditional import build_conditional_gan
 from .config import Config
 from .gan import GAN, build_gan, make_optimizer
 from .images import save_gif
+from .models import build_models
 from .runs import Run, load_generator
+from .steps import StepModel
 from .vae import HISTORY_COLUMNS as VAE_COLUMNS
 from .vae import VAERun, build_vae, save_artifacts
 from .vae import save_models as save_vae_models
@@ -53,6 +59,7 @@ __all__ = [
     "build_gan",
     "build_model",
     "family_of",
+    "build_step_model",
     "fixed_noise",
     "load_generator",
     "make_dataset",
@@ -68,11 +75,13 @@ class Family:
 
     Attributes:
         name: the family's key in ``FAMILIES``.
-        build: ``(config, runtime) -> compiled keras.Model``, called inside the strategy's scope.
+        build: ``(config, runtime, **parts) -> compiled keras.Model``, called inside the strategy's scope;
+            ``parts`` are what the caller of ``train`` handed in (``train_step``, ``generator``, ``discriminator``).
         columns: the ``history.csv`` columns that lead the table.
         losses: log keys whose NaN/Inf stops training (``DivergenceGuard``).
         resumable: whether the full training state is saved after every epoch (``checkpoints``).
         diagnostics: whether the GAN training-health checks apply (``DiagnosticsCallback``).
+        instance_noise: whether the model has the GAN step's instance noise (``InstanceNoiseSchedule``).
         check: raises ``ValueError`` for a config the family cannot train.
         runtime: adjusts the device's runtime choice (e.g. the VAE computes in float32).
         save: ``(model, run_dir, config)``: the models and artifacts written when training finished.
@@ -80,15 +89,68 @@ class Family:
     """
 
     name: str
-    build: Callable[[Config, dict[str, Any]], keras.Model]
+    build: Callable[..., keras.Model]
     columns: Sequence[str]
     losses: Sequence[str]
     resumable: bool = True
     diagnostics: bool = True
+    instance_noise: bool = True
     check: Callable[[Config], None] = lambda config: None
     runtime: Callable[[dict[str, Any]], dict[str, Any]] = lambda runtime: runtime
     save: Callable[[Any, Path, Config], None] = lambda model, run_dir, config: cbs.save_models(model, run_dir)
     result: Callable[[Run, Any], Run] = field(default=lambda run, model: run)
+
+
+def _no_parts(build: Callable[[Config, dict[str, Any]], keras.Model], family: str) -> Callable[..., keras.Model]:
+    """``build`` for a family whose models come from the config alone."""
+
+    def build_from_config(config: Config, runtime: dict[str, Any], **parts: Any) -> keras.Model:
+        given = sorted(k for k, v in parts.items() if v is not None)
+        if given:
+            raise ValueError(f"The {family} family builds its models from the config; it takes no {given}. "
+                             "Pass train_step= (with generator= and discriminator=) for your own step and networks.")
+        return build(config, runtime)
+
+    return build_from_config
+
+
+def build_step_model(config: Config, runtime: dict[str, Any] | None = None, *, train_step: Any = None,
+                     generator: keras.Model | None = None, discriminator: keras.Model | None = None) -> StepModel:
+    """A compiled ``StepModel`` running the step factory ``train_step`` on ``generator`` and ``discriminator``
+    (the config's DCGAN pair when not given), with the config's optimizers (``g_lr``, betas, ...).
+
+    Raises:
+        ValueError: when a network does not fit the config's latent size or image shape.
+    """
+    runtime = runtime or devices.choose_runtime(config)
+    if generator is None or discriminator is None:
+        built_g, built_d = build_models(config)
+        generator, discriminator = generator or built_g, discriminator or built_d
+    _check_networks(config, generator, discriminator)
+    model = StepModel(generator, discriminator, config.latent_dim, train_step, seed=config.seed, name="step_model")
+    model.runtime = runtime
+    model.compile(make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+                  make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
+                  jit_compile=runtime["jit_compile"], steps_per_execution=runtime["steps_per_execution"])
+    return model
+
+
+def _check_networks(config: Config, generator: keras.Model, discriminator: keras.Model) -> None:
+    z, image = tuple(generator.inputs[0].shape[1:]), tuple(generator.outputs[0].shape[1:])
+    if z != (config.latent_dim,) or image != config.image_shape:
+        raise ValueError(f"The generator maps {z} to {image}, but the config trains on noise "
+                         f"({config.latent_dim},) and images {config.image_shape}. Build it with the config's "
+                         "latent_dim and image size.")
+    seen = tuple(discriminator.inputs[0].shape[1:])
+    if seen != config.image_shape:
+        raise ValueError(f"The discriminator takes images {seen}, but the config's images are "
+                         f"{config.image_shape}.")
+
+
+def _step_runtime(runtime: dict[str, Any]) -> dict[str, Any]:
+    reasons = {**runtime.get("reasons", {}), "mixed_precision": "a step written as a function computes in float32",
+               "distribute": "a step written as a function trains on one device"}
+    return {**runtime, "mixed_precision": "float32", "distribute": "default", "reasons": reasons}
 
 
 def _gan_result(run: Run, gan: Any) -> Run:
@@ -117,31 +179,44 @@ def _vae_result(run: Run, vae: Any) -> Run:
                   status=run.status, encoder=vae.encoder)
 
 
+def _check_step(config: Config) -> None:
+    if config.model != "gan" or config.conditional:
+        raise ValueError(f"train_step= trains an unconditional GAN; this config has model={config.model!r}, "
+                         f"conditional={config.conditional}.")
+
+
 FAMILIES: dict[str, Family] = {
-    "gan": Family("gan", lambda c, r: build_gan(c, r), GAN_COLUMNS, ("g_loss", "d_loss"), result=_gan_result),
-    "conditional": Family("conditional", lambda c, r: build_conditional_gan(c, r), GAN_COLUMNS,
-                          ("g_loss", "d_loss"), result=_gan_result),
-    "vae": Family("vae", lambda c, r: build_vae(c, r), VAE_COLUMNS, ("loss", "recon_loss", "kl_loss"),
-                  resumable=False, diagnostics=False, check=_check_vae, runtime=_vae_runtime, save=_save_vae,
-                  result=_vae_result),
+    "gan": Family("gan", _no_parts(lambda c, r: build_gan(c, r), "gan"), GAN_COLUMNS, ("g_loss", "d_loss"),
+                  result=_gan_result),
+    "conditional": Family("conditional", _no_parts(lambda c, r: build_conditional_gan(c, r), "conditional"),
+                          GAN_COLUMNS, ("g_loss", "d_loss"), result=_gan_result),
+    "vae": Family("vae", _no_parts(lambda c, r: build_vae(c, r), "vae"), VAE_COLUMNS,
+                  ("loss", "recon_loss", "kl_loss"), resumable=False, diagnostics=False, instance_noise=False,
+                  check=_check_vae, runtime=_vae_runtime, save=_save_vae, result=_vae_result),
+    "step": Family("step", lambda c, r, **parts: build_step_model(c, r, **parts), GAN_COLUMNS,
+                   ("g_loss", "d_loss"), instance_noise=False, check=_check_step, runtime=_step_runtime,
+                   result=_gan_result),
 }
 
 
-def family_of(config: Config) -> Family:
-    """The family that trains ``config``: ``vae`` for ``model="vae"``, ``conditional`` for ``conditional=True``,
-    else ``gan``."""
+def family_of(config: Config, train_step: Any = None) -> Family:
+    """The family that trains ``config``: ``step`` when a step factory is given, ``vae`` for ``model="vae"``,
+    ``conditional`` for ``conditional=True``, else ``gan``."""
+    if train_step is not None:
+        return FAMILIES["step"]
     if config.model == "vae":
         return FAMILIES["vae"]
     return FAMILIES["conditional" if config.conditional else "gan"]
 
 
-def build_model(config: Config, runtime: dict[str, Any] | None = None) -> keras.Model:
+def build_model(config: Config, runtime: dict[str, Any] | None = None, **parts: Any) -> keras.Model:
     """The compiled model of the config's family, on the device's fast path (``devices.choose_runtime``).
 
-    Call it inside a ``tf.distribute`` strategy's scope to train on several devices or machines.
+    ``parts`` are ``train`` 's ``train_step``, ``generator`` and ``discriminator``. Call it inside a
+    ``tf.distribute`` strategy's scope to train on several devices or machines.
     """
-    family = family_of(config)
-    return family.build(config, family.runtime(runtime or devices.choose_runtime(config)))
+    family = family_of(config, parts.get("train_step"))
+    return family.build(config, family.runtime(runtime or devices.choose_runtime(config)), **parts)
 
 
 # ----------------------------------------------------------------- data
@@ -186,7 +261,7 @@ def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, hist
     guard = cbs.DivergenceGuard(keys=tuple(family.losses))
     history_cb = cbs.HistoryWriter(run_dir, list(family.columns), history=history)
     own: list[keras.callbacks.Callback] = [guard, cbs.EpochTimer()]
-    if family.diagnostics:  # the GAN step's instance noise; a no-op at 0
+    if family.instance_noise:  # the GAN step's instance noise; a no-op at 0
         own.append(cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs))
     own.append(cbs.SampleGrid(run_dir, checkpoints.fixed_noise_for(run_dir, config), every=config.sample_every))
     if family.resumable:
@@ -212,6 +287,9 @@ def train(
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int | str = "auto",
     dataset: tf.data.Dataset | None = None,
+    train_step: Any = None,
+    generator: keras.Model | None = None,
+    discriminator: keras.Model | None = None,
 ) -> Run:
     """Train the config's model (``family_of``) in a new run folder under ``config.output_dir``, or continue one.
 
@@ -231,6 +309,12 @@ def train(
         verbose: passed to ``fit`` (``"auto"``, 0, 1 or 2).
         dataset: an already-built pipeline to use instead of the config's dataset
             (then the per-epoch order, and so bit-exact resuming, is the caller's).
+        train_step: a step factory ``make_step(generator, discriminator, g_optimizer, d_optimizer)``
+            returning ``step(real_images, noise) -> {"g_loss", "d_loss", ...}`` (``gan_kit.steps``): your
+            own training step, run through the kit's lifecycle (the ``step`` family). Resuming such a run
+            needs the same factory again.
+        generator, discriminator: the networks ``train_step`` trains (default: the config's DCGAN pair).
+            They train as they are: build them fresh (and seeded) for each run.
 
     Returns:
         The ``Run`` with its folder, history and models.
@@ -243,7 +327,8 @@ def train(
         config = checkpoints.resume_config(resume, config)
     elif not isinstance(config, Config):
         raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
-    family = family_of(config)
+    parts = {"train_step": train_step, "generator": generator, "discriminator": discriminator}
+    family = family_of(config, train_step)
     family.check(config)
     if resume is not None and not family.resumable:
         raise ResumeError(f"{family.name.upper()} runs cannot be resumed ({resume}): they keep no training state. "
@@ -262,9 +347,12 @@ def train(
     history_cb = None
     try:
         runtime = family.runtime(devices.choose_runtime(config))
+        if train_step is not None:
+            name = getattr(train_step, "__qualname__", type(train_step).__name__)
+            runtime["train_step"] = f"{getattr(train_step, '__module__', '?')}.{name}"
         runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
         with devices.make_strategy(runtime).scope():
-            model = family.build(config, runtime)
+            model = family.build(config, runtime, **parts)
             if state is not None:
                 checkpoints.restore(model, run_dir, state)
         guard, history_cb, own = _callbacks(family, config, run_dir, dataset, history)

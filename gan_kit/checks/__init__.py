@@ -1,0 +1,53 @@
+"""Self-checks students run after each exercise.
+
+Each check compares the student's code with an independent computation written here (never with
+the kit function the student might call), on inputs where the usual mistakes give other numbers,
+and switches the kit's own implementation off while it runs, so an answer that calls it fails.
+A check prints a line starting with "passed", or raises ``CheckFailed`` with what was expected,
+on which input, and a hint (naming the mistake when the wrong value matches a known one). A stub
+that still raises ``NotImplementedError`` is let through unchanged, so an unfinished exercise is
+easy to spot.
+
+| exercise | notebook | check |
+| --- | --- | --- |
+| FID from features | 01, 06 | ``check_fid`` |
+| the toy GAN's training step | 01 | ``check_toy_step`` |
+| story 1's generator / discriminator | 02 | ``check_generator``, ``check_discriminator`` |
+| the BCE losses | 02 | ``check_gan_losses`` |
+| story 1's training step | 02 | ``check_train_step`` |
+| the gradient penalty | 03 | ``check_gradient_penalty`` |
+| reparameterization, KL | 05 | ``check_reparameterize``, ``check_kl`` |
+| the conditional input | 08 | ``check_conditional_input`` |
+"""
+
+from __future__ import annotations
+
+from ._base import CheckFailed, KitCallError, kit_disabled
+from .formulas import (
+    check_conditional_input,
+    check_fid,
+    check_gan_losses,
+    check_gradient_penalty,
+    check_kl,
+    check_reparameterize,
+)
+from .networks import check_discriminator, check_generator, discriminator_spec, generator_spec
+from .steps import check_toy_step, check_train_step
+
+__all__ = [
+    "CheckFailed",
+    "KitCallError",
+    "check_conditional_input",
+    "check_discriminator",
+    "check_fid",
+    "check_gan_losses",
+    "check_generator",
+    "check_gradient_penalty",
+    "check_kl",
+    "check_reparameterize",
+    "check_toy_step",
+    "check_train_step",
+    "discriminator_spec",
+    "generator_spec",
+    "kit_disabled",
+]
