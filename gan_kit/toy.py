@@ -17,6 +17,7 @@ import tensorflow as tf
 from .gan import GAN, make_optimizer
 from .models import build_toy_discriminator, build_toy_generator
 from .ring import mode_coverage_2d, ring_centers, ring_data
+from .steps import StepFactory, StepModel
 
 # Two setups the notebooks and tests share. "collapsing": plain BCE with a large D that
 # learns 100x faster than a small G; "stabilized": WGAN-GP with 5 critic steps per G step
@@ -37,7 +38,7 @@ class ToyResult:
     coverage: dict[str, Any]
     history: dict[str, list[float]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
-    gan: GAN | None = None
+    gan: GAN | StepModel | None = None
 
 
 def train_toy(
@@ -63,6 +64,7 @@ def train_toy(
     std: float = 0.05,
     n_samples: int = 2000,
     seed: int = 0,
+    train_step: StepFactory | None = None,
 ) -> ToyResult:
     """Train a GAN on the 2-D ring and count the modes it covers.
 
@@ -77,6 +79,10 @@ def train_toy(
         modes, std: the ring's shape.
         n_samples: generated points used to measure coverage.
         seed: seeds data, weights and noise.
+        train_step: a step factory of your own (``gan_kit.steps``: ``make_step(G, D, g_optimizer,
+            d_optimizer)`` returning ``step(real_points, noise)``) to train with instead of the kit's
+            ``GAN`` step; the networks, optimizers, data and noise are the same. The stabilization
+            switches belong to the kit's step and must stay off.
 
     Returns:
         A ``ToyResult`` with the final samples and their ``mode_coverage_2d``.
@@ -97,25 +103,24 @@ def train_toy(
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)
     )
-    gan = GAN(
-        build_toy_generator(latent_dim, g_hidden),
-        build_toy_discriminator(d_hidden, d_depth, spectral_norm, d_dropout),
-        latent_dim,
-        seed=seed,
-        name="toy_gan",
-    )
-    gan.compile(
-        make_optimizer("adam", g_lr, beta1, 0.999),
-        make_optimizer("adam", d_lr, beta1, 0.999),
-        loss=loss,
-        label_smoothing=label_smoothing,
-        gp_weight=gp_weight,
-        n_critic=n_critic,
-        g_steps=g_steps,
-        feature_matching=feature_matching,
-        steps_per_execution=per_call,
-    )
-    gan.instance_noise_std.assign(instance_noise)
+    generator = build_toy_generator(latent_dim, g_hidden)
+    discriminator = build_toy_discriminator(d_hidden, d_depth, spectral_norm, d_dropout)
+    optimizers = make_optimizer("adam", g_lr, beta1, 0.999), make_optimizer("adam", d_lr, beta1, 0.999)
+    if train_step is not None:
+        tricks = {"loss": (loss, "bce"), "n_critic": (n_critic, 1), "gp_weight": (gp_weight, 0.0),
+                  "label_smoothing": (label_smoothing, 0.0), "instance_noise": (instance_noise, 0.0),
+                  "feature_matching": (feature_matching, 0.0), "g_steps": (g_steps, 1)}
+        changed = sorted(k for k, (v, default) in tricks.items() if v != default)
+        if changed:
+            raise ValueError(f"{changed} switch the kit's GAN step; with train_step= your step decides. Leave them "
+                             "at their defaults.")
+        gan = StepModel(generator, discriminator, latent_dim, train_step, seed=seed, name="toy_step_model")
+        gan.compile(*optimizers, steps_per_execution=per_call)
+    else:
+        gan = GAN(generator, discriminator, latent_dim, seed=seed, name="toy_gan")
+        gan.compile(*optimizers, loss=loss, label_smoothing=label_smoothing, gp_weight=gp_weight, n_critic=n_critic,
+                    g_steps=g_steps, feature_matching=feature_matching, steps_per_execution=per_call)
+        gan.instance_noise_std.assign(instance_noise)
     hist = gan.fit(dataset, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0, shuffle=False)
     z = np.random.default_rng(seed + 1).standard_normal((n_samples, latent_dim)).astype(np.float32)
     samples = keras.ops.convert_to_numpy(gan.generator(z, training=False))
@@ -124,6 +129,7 @@ def train_toy(
         "d_lr": d_lr, "n_critic": n_critic, "gp_weight": gp_weight, "spectral_norm": spectral_norm,
         "label_smoothing": label_smoothing, "instance_noise": instance_noise, "d_dropout": d_dropout,
         "feature_matching": feature_matching, "g_steps": g_steps, "seed": seed,
+        "train_step": getattr(train_step, "__name__", None) if train_step is not None else "the kit's GAN step",
     }
     return ToyResult(
         samples=samples,

@@ -62,15 +62,20 @@ def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
 
-def check_gan_losses(discriminator_loss: Callable, generator_loss: Callable) -> None:
+def check_gan_losses(discriminator_loss: Callable, generator_loss: Callable, seed: int | None = None) -> None:
     """Non-saturating BCE losses from logits (notebook 02): D's loss and G's loss on three sets of logits.
 
     Expected: ``L_D = mean(softplus(-real)) + mean(softplus(fake))``, ``L_G = mean(softplus(-fake))``,
     computed in float64. The logits of +-50 and +-120 overflow a formula that takes the log of a sigmoid.
+    With ``seed``, a batch of random logits drawn from it is checked too.
     """
     import tensorflow as tf
 
-    for case, (real, fake) in _LOGIT_CASES.items():
+    cases = dict(_LOGIT_CASES)
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        cases[f"random logits (seed {seed})"] = (rng.normal(0, 4, (7, 1)), rng.normal(0, 4, (7, 1)))
+    for case, (real, fake) in cases.items():
         real_t, fake_t = tf.constant(real, tf.float32), tf.constant(fake, tf.float32)
         sig_r, sig_f = 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake))
         d_expected = _softplus(-real).mean() + _softplus(fake).mean()
@@ -134,7 +139,7 @@ def _penalty_numpy(real: np.ndarray, fake: np.ndarray, alpha: np.ndarray, wrong:
     return float(np.mean((norms - 1) ** 2))
 
 
-def check_gradient_penalty(gradient_penalty: Callable) -> None:
+def check_gradient_penalty(gradient_penalty: Callable, seed: int = 0) -> None:
     """WGAN-GP's penalty ``mean((||grad D(x_hat)|| - 1)^2)`` with ``x_hat = real + alpha (fake - real)``
     (notebook 03), for ``gradient_penalty(critic, real, fake, alpha)``.
 
@@ -144,7 +149,7 @@ def check_gradient_penalty(gradient_penalty: Callable) -> None:
     """
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     real = rng.standard_normal((6, 2, 2, 1))
     fake = rng.standard_normal((6, 2, 2, 1)) * 1.5 + 0.5
     alpha = np.array([0.1, 0.25, 0.5, 0.6, 0.8, 0.95])
@@ -250,12 +255,12 @@ def _fid_numpy(a: np.ndarray, b: np.ndarray, ddof: int = 1) -> float:
     return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2) - 2 * np.trace(np.real(root)))
 
 
-def check_fid(fid_from_features: Callable) -> None:
+def check_fid(fid_from_features: Callable, seed: int = 0) -> None:
     """FID ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))`` from two feature sets (notebooks 01 and 06),
     with covariances over examples (``ddof=1``), on full-rank, self-compared and rank-deficient features."""
     from scipy import linalg
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     a = rng.standard_normal((500, 4))
     b = rng.standard_normal((500, 4)) @ np.diag([1.0, 2.0, 0.5, 1.0]) + 0.3
     low = rng.standard_normal((300, 3))

@@ -61,7 +61,8 @@ def generator_spec(latent_dim: int = 100, width: int = 64) -> list[Op]:
                    16 * channels * filters),
                 Op("batchnorm", (), (side, side, filters), 2 * filters),
                 Op("activation", (f"leaky_relu({LEAK})",), (side, side, filters)),
-                Op("conv", (filters, "3x3", "stride 1", "same", "no bias"), (side, side, filters), 9 * filters * filters),
+                Op("conv", (filters, "3x3", "stride 1", "same", "no bias"), (side, side, filters),
+                   9 * filters * filters),
                 Op("batchnorm", (), (side, side, filters), 2 * filters),
                 Op("activation", (f"leaky_relu({LEAK})",), (side, side, filters))]
         channels = filters
@@ -257,20 +258,24 @@ def _keywords(function: Callable, names: tuple[str, ...]) -> None:
                               f"argument(s) {missing} (with story 1's values as defaults).")
 
 
-def check_generator(build_generator: Callable[..., Any]) -> None:
-    """``build_generator(latent_dim=100, width=64)`` against story 1's generator, at story 1's size and a small one."""
+def check_generator(build_generator: Callable[..., Any], small: tuple[int, int] = (8, 4)) -> None:
+    """``build_generator(latent_dim=100, width=64)`` against story 1's generator, at story 1's size and at
+    ``small = (latent_dim, width)`` (which catches numbers written in instead of computed)."""
     _keywords(build_generator, ("latent_dim", "width"))
     _check_network("build_generator", build_generator, {}, generator_spec(), (100,), "latent_dim=100, width=64")
-    _check_network("build_generator", build_generator, {"latent_dim": 8, "width": 4}, generator_spec(8, 4), (8,),
-                   "latent_dim=8, width=4")
+    latent, width = small
+    _check_network("build_generator", build_generator, {"latent_dim": latent, "width": width},
+                   generator_spec(latent, width), (latent,), f"latent_dim={latent}, width={width}")
     passed("the generator matches story 1's, layer by layer, and computes the same outputs")
 
 
-def check_discriminator(build_discriminator: Callable[..., Any]) -> None:
-    """``build_discriminator(width=64, dropout=0.3)`` against story 1's discriminator, at two sizes."""
+def check_discriminator(build_discriminator: Callable[..., Any], small: tuple[int, float] = (4, 0.25)) -> None:
+    """``build_discriminator(width=64, dropout=0.3)`` against story 1's discriminator, at story 1's size and at
+    ``small = (width, dropout)``."""
     _keywords(build_discriminator, ("width", "dropout"))
     _check_network("build_discriminator", build_discriminator, {}, discriminator_spec(), IMAGE_SHAPE,
                    "width=64, dropout=0.3")
-    _check_network("build_discriminator", build_discriminator, {"width": 4, "dropout": 0.25},
-                   discriminator_spec(4, 0.25), IMAGE_SHAPE, "width=4, dropout=0.25")
+    width, dropout = small
+    _check_network("build_discriminator", build_discriminator, {"width": width, "dropout": dropout},
+                   discriminator_spec(width, dropout), IMAGE_SHAPE, f"width={width}, dropout={dropout}")
     passed("the discriminator matches story 1's, layer by layer, and computes the same logits")

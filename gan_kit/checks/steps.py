@@ -144,10 +144,11 @@ def _is_tf_function(step: Any) -> bool:
     return hasattr(step, "get_concrete_function") and hasattr(step, "python_function")
 
 
-def _check(make_step: Callable, rule: str, networks: Callable, name: str, needs_tf_function: bool) -> None:
+def _check(make_step: Callable, rule: str, networks: Callable, name: str, needs_tf_function: bool,
+           seed: int = 0) -> None:
     import keras
 
-    g, d, real, noise = networks(0)
+    g, d, real, noise = networks(seed)
     g_ref, d_ref = _copy(g), _copy(d)
     g_before, d_before = [w.copy() for w in g.get_weights()], [w.copy() for w in d.get_weights()]
     g_opt, d_opt = keras.optimizers.SGD(LEARNING_RATE), keras.optimizers.SGD(LEARNING_RATE)
@@ -178,7 +179,7 @@ def _check(make_step: Callable, rule: str, networks: Callable, name: str, needs_
             for (variant, training), meaning in _VARIANTS.items():
                 if (variant, training) == (rule, True):
                     continue
-                gv, dv = networks(0)[:2]
+                gv, dv = networks(seed)[:2]
                 _reference(variant, gv, dv, real, noise, training=training)
                 if _same(g_after, gv.get_weights()) and _same(d_after, dv.get_weights()):
                     detail.append(f"Your weights are what {meaning} gives.")
@@ -194,17 +195,17 @@ def _check(make_step: Callable, rule: str, networks: Callable, name: str, needs_
         raise CheckFailed("the step's g_loss is not finite.")
 
 
-def check_train_step(make_train_step: Callable) -> None:
+def check_train_step(make_train_step: Callable, seed: int = 0) -> None:
     """Story 1's training step (notebook 02): ``make_train_step(generator, discriminator, g_optimizer,
     d_optimizer)`` returning a ``@tf.function`` ``train_step(real_images, noise)``, checked against the rule
-    in ``RULES["story1"]`` on tiny convolutional networks with BatchNorm."""
-    _check(make_train_step, "story1", _image_networks, "make_train_step", needs_tf_function=True)
+    in ``RULES["story1"]`` on tiny convolutional networks with BatchNorm (weights and data drawn from ``seed``)."""
+    _check(make_train_step, "story1", _image_networks, "make_train_step", needs_tf_function=True, seed=seed)
     passed("one step from the same weights and noise updates G and D exactly as story 1's rule does")
 
 
-def check_toy_step(make_toy_step: Callable) -> None:
+def check_toy_step(make_toy_step: Callable, seed: int = 0) -> None:
     """The 2-D toy's training step (notebook 01): ``make_toy_step(generator, discriminator, g_optimizer,
     d_optimizer)`` returning ``step(real_points, noise)``, checked against the alternating rule (d2l's) on
-    tiny MLPs."""
-    _check(make_toy_step, "alternating", _toy_networks, "make_toy_step", needs_tf_function=False)
+    tiny MLPs (weights and data drawn from ``seed``)."""
+    _check(make_toy_step, "alternating", _toy_networks, "make_toy_step", needs_tf_function=False, seed=seed)
     passed("one step from the same weights and noise updates D, then G through the updated D, as the reference does")
