@@ -82,7 +82,8 @@ class Family:
         resumable: whether the full training state is saved after every epoch (``checkpoints``).
         diagnostics: whether the GAN training-health checks apply (``DiagnosticsCallback``).
         instance_noise: whether the model has the GAN step's instance noise (``InstanceNoiseSchedule``).
-        check: raises ``ValueError`` for a config the family cannot train.
+        check: ``(config, **parts)``: raises ``ValueError`` for a config (or networks) the family cannot train,
+            before the run folder exists.
         runtime: adjusts the device's runtime choice (e.g. the VAE computes in float32).
         save: ``(model, run_dir, config)``: the models and artifacts written when training finished.
         result: ``(run, model) -> Run``: the object ``train`` returns.
@@ -95,7 +96,7 @@ class Family:
     resumable: bool = True
     diagnostics: bool = True
     instance_noise: bool = True
-    check: Callable[[Config], None] = lambda config: None
+    check: Callable[..., None] = lambda config, **parts: None
     runtime: Callable[[dict[str, Any]], dict[str, Any]] = lambda runtime: runtime
     save: Callable[[Any, Path, Config], None] = lambda model, run_dir, config: cbs.save_models(model, run_dir)
     result: Callable[[Run, Any], Run] = field(default=lambda run, model: run)
@@ -158,7 +159,7 @@ def _gan_result(run: Run, gan: Any) -> Run:
     return run
 
 
-def _check_vae(config: Config) -> None:
+def _check_vae(config: Config, **parts: Any) -> None:
     if config.conditional:
         raise ValueError("The VAE is unconditional. Received: conditional=True; set conditional=False.")
 
@@ -179,10 +180,18 @@ def _vae_result(run: Run, vae: Any) -> Run:
                   status=run.status, encoder=vae.encoder)
 
 
-def _check_step(config: Config) -> None:
+def _check_step(config: Config, train_step: Any = None, generator: keras.Model | None = None,
+                discriminator: keras.Model | None = None) -> None:
     if config.model != "gan" or config.conditional:
         raise ValueError(f"train_step= trains an unconditional GAN; this config has model={config.model!r}, "
                          f"conditional={config.conditional}.")
+    if not callable(train_step):
+        raise TypeError(f"train_step must be a step factory (a function). Received: {type(train_step).__name__}.")
+    for name, net in (("generator", generator), ("discriminator", discriminator)):
+        if net is not None and not isinstance(net, keras.Model):
+            raise TypeError(f"{name} must be a keras.Model. Received: {type(net).__name__}.")
+    if generator is not None and discriminator is not None:
+        _check_networks(config, generator, discriminator)
 
 
 FAMILIES: dict[str, Family] = {
@@ -329,7 +338,10 @@ def train(
         raise TypeError(f"train() needs a gan_kit.Config. Received: {type(config).__name__}.")
     parts = {"train_step": train_step, "generator": generator, "discriminator": discriminator}
     family = family_of(config, train_step)
-    family.check(config)
+    if train_step is None and (generator is not None or discriminator is not None):
+        raise ValueError("generator= and discriminator= go with train_step= (your own step); the kit's own families "
+                         "build their networks from the config.")
+    family.check(config, **parts)
     if resume is not None and not family.resumable:
         raise ResumeError(f"{family.name.upper()} runs cannot be resumed ({resume}): they keep no training state. "
                           "Start a new run with train(config).")

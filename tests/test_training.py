@@ -75,3 +75,41 @@ def test_train_on_real_cifar10(tiny_config):
     os.environ["GAN_KIT_DATA_DIR"] = str(shared_data_dir())
     run = gan_kit.train(tiny_config.replace(epochs=1), verbose=0)
     assert runs.load_history(run.path)["epoch"] == [1.0]
+
+
+def test_a_run_that_fails_before_its_first_epoch_is_marked_failed(tiny_config, monkeypatch):
+    """One lifecycle: whatever raises after the run folder exists (here: building the FID extractor, before fit())
+    leaves the run marked failed with the error, never 'running'."""
+    from gan_kit import callbacks
+
+    def no_extractor(config, **kwargs):
+        raise RuntimeError("the extractor cannot be built")
+
+    monkeypatch.setattr(callbacks, "metrics_callback", no_extractor)
+    with pytest.raises(RuntimeError, match="extractor cannot be built"):
+        gan_kit.train(tiny_config.replace(metrics_every=1), verbose=0)
+    (folder,) = runs.list_runs(tiny_config.output_dir)
+    status = runs.read_status(folder)
+    assert status["state"] == "failed" and status["error"] == "RuntimeError: the extractor cannot be built"
+    assert status["epoch"] == 0 and not runs.load_history(folder)
+
+
+def test_ctrl_c_marks_the_run_stopped(tiny_config, tiny_dataset, monkeypatch):
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        gan_kit.train(tiny_config, dataset=tiny_dataset, callbacks=[Interrupt()], verbose=0)
+    (folder,) = runs.list_runs(tiny_config.output_dir)
+    assert runs.read_status(folder)["state"] == "stopped"
+
+
+def test_every_family_runs_through_the_one_lifecycle():
+    from gan_kit import training
+
+    assert set(training.FAMILIES) == {"gan", "conditional", "vae", "step"}
+    assert training.family_of(gan_kit.Config()).name == "gan"
+    assert training.family_of(gan_kit.Config(conditional=True)).name == "conditional"
+    assert training.family_of(gan_kit.Config(model="vae")).name == "vae"
+    assert training.family_of(gan_kit.Config(), train_step=lambda *a: None).name == "step"
