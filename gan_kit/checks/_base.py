@@ -33,12 +33,17 @@ def compare(name: str, got: Any, expected: Any, hint: str, rtol: float = 1e-4, a
     if got is None:
         raise CheckFailed(f"{name}{where}: returned None. Did you forget the return statement?")
     try:
-        got_v = value(got)
+        raw = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
     except (TypeError, ValueError) as exc:
         raise CheckFailed(f"{name}{where}: returned {type(got).__name__}, which is not a number or a tensor "
                           f"({exc}).") from None
-    if np.iscomplexobj(got_v):
+    if np.iscomplexobj(raw):
         raise CheckFailed(f"{name}{where}: returned a complex value. Hint: keep the real part (.real).")
+    try:
+        got_v = value(raw)
+    except (TypeError, ValueError) as exc:
+        raise CheckFailed(f"{name}{where}: returned {type(got).__name__}, which is not a number or a tensor "
+                          f"({exc}).") from None
     expected_v = value(expected)
     if got_v.shape != expected_v.shape and got_v.size == expected_v.size == 1:
         got_v, expected_v = got_v.reshape(()), expected_v.reshape(())
@@ -52,9 +57,9 @@ def compare(name: str, got: Any, expected: Any, hint: str, rtol: float = 1e-4, a
 
 
 def _short(x: np.ndarray) -> str:
-    flat = np.round(np.asarray(x, np.float64).reshape(-1), 5)
-    text = np.array2string(flat[:6], separator=", ")
-    return text if flat.size <= 6 else text[:-1] + ", ...]"
+    flat = np.asarray(x, np.float64).reshape(-1)
+    text = "[" + ", ".join(f"{v:.6g}" for v in flat[:6]) + (", ...]" if flat.size > 6 else "]")
+    return text
 
 
 def passed(name: str) -> None:
@@ -62,12 +67,25 @@ def passed(name: str) -> None:
     print(f"passed: {name}")
 
 
+_REFUSED: dict[Any, str] = {}  # the code objects kit_disabled installs -> the kit function each one replaces
+
+
+def _refusal(code: Any) -> KitCallError:
+    # AutoGraph (inside a tf.function) runs a converted copy of this code, named tf__<function name>.
+    short = code.co_name.removeprefix("tf__")
+    names = ([_REFUSED[code]] if code in _REFUSED else
+             sorted({q for q in _REFUSED.values() if q.rsplit(".", 1)[-1] == short}) or sorted(set(_REFUSED.values())))
+    what = names[0] if len(names) == 1 else "one of " + ", ".join(names)
+    return KitCallError(f"your answer called the kit's own {what}(). Write this part yourself: the check compares "
+                        "your code with an independent computation, so calling the kit's implementation proves "
+                        "nothing.")
+
+
 def _refuse(*args: Any, **kwargs: Any) -> Any:
-    # Runs with the kit function's own globals and name, so it may use builtins only.
-    frame_name = __import__("sys")._getframe().f_code.co_qualname
-    raise __import__("gan_kit.checks._base", fromlist=["KitCallError"]).KitCallError(
-        f"your answer called the kit's own {frame_name}(). Write this part yourself: the check compares your code "
-        "with an independent computation, so calling the kit's implementation proves nothing.")
+    # Runs with the kit function's own globals (and, inside a tf.function, as AutoGraph's copy of this code),
+    # so it may use builtins only.
+    base = __import__("gan_kit.checks._base", fromlist=["_refusal"])
+    raise base._refusal(__import__("sys")._getframe().f_code)
 
 
 def kit_functions(targets: Iterable[str]) -> list[FunctionType]:
@@ -91,18 +109,31 @@ def kit_disabled(targets: Iterable[str]) -> Iterator[None]:
     (module attribute, an alias imported earlier, a registry entry): their code objects are swapped."""
     functions = kit_functions(targets)
     saved = [f.__code__ for f in functions]
+    installed = []
     try:
         for f in functions:
-            f.__code__ = _refuse.__code__.replace(co_name=f.__name__, co_qualname=f"{f.__module__}.{f.__qualname__}")
+            qualname = f"{f.__module__}.{f.__qualname__}"
+            code = _refuse.__code__.replace(co_name=f.__name__, co_qualname=qualname)
+            _REFUSED[code] = qualname
+            installed.append(code)
+            f.__code__ = code
+            # AutoGraph calls a function it sees as its own artifact as it is, instead of converting its source
+            # (which would be _refuse's, under another name): so the message names the right function.
+            f.autograph_info__ = None
         yield
     finally:
         for f, code in zip(functions, saved):
             f.__code__ = code
+            f.__dict__.pop("autograph_info__", None)
+        for code in installed:
+            _REFUSED.pop(code, None)
 
 
 def run_answer(name: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
     """Call a student's function, turning the kit's ``KitCallError`` and a stub's ``NotImplementedError`` into
     messages that say what to do; any other error is reported with its type and text."""
+    import re
+
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
@@ -112,4 +143,10 @@ def run_answer(name: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
     except CheckFailed:
         raise
     except Exception as exc:
+        text = str(exc)
+        found = re.search(r"your answer called the kit's own [^\n]*?proves nothing\.", text)
+        if found:  # inside a tf.function the refusal comes wrapped in TensorFlow's staging error
+            raise CheckFailed(f"{name}: {found.group(0)}") from None
+        if "NotImplementedError" in type(exc).__name__ or "NotImplementedError:" in text:
+            raise NotImplementedError(text) from exc
         raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}") from exc

@@ -270,12 +270,17 @@ def check_fid(fid_from_features: Callable, seed: int = 0) -> None:
     known = {"ddof=0 covariances (use np.cov, as TF-GAN and pytorch-fid do)": _fid_numpy(a, b, ddof=0),
              "an elementwise square root (np.sqrt) instead of the matrix square root (scipy.linalg.sqrtm)":
                  mu + np.trace(s1 + s2) - 2 * np.trace(np.sqrt(np.abs(s1 * s2))),
+             "an elementwise square root of S1 S2 (np.sqrt(S1 @ S2)) instead of its matrix square root":
+                 mu + np.trace(s1 + s2) - 2 * np.trace(np.sqrt(np.abs(s1 @ s2))),
              "leaving out the factor 2 before the trace of the square root":
                  mu + np.trace(s1 + s2) - np.trace(np.real(linalg.sqrtm(s1 @ s2))),
              "only the distance between the means": mu}
+    few_a, few_b = rng.standard_normal((6, 8)), rng.standard_normal((6, 8)) + 0.5  # rank 5 covariances of size 8
     cases = (("two feature sets (500 x 4)", a, b, _fid_numpy(a, b), 1e-5, 0.0),
              ("a set compared with itself", a, a, 0.0, 0.0, 1e-6),
-             ("rank-deficient features (a duplicated column)", c, d, _fid_numpy(c, d), 1e-4, 1e-6))
+             ("rank-deficient features (a duplicated column)", c, d, _fid_numpy(c, d), 1e-4, 1e-6),
+             ("fewer examples than features (6 x 8: sqrtm comes out complex)", few_a, few_b,
+              _fid_numpy(few_a, few_b), 1e-4, 1e-5))
     for i, (where, x, y, expected, rtol, atol) in enumerate(cases):
         with kit_disabled(FID_KIT):
             got = run_answer("fid_from_features", fid_from_features, x, y)
@@ -285,25 +290,33 @@ def check_fid(fid_from_features: Callable, seed: int = 0) -> None:
                     rtol=rtol, atol=atol, where=f" on {where}")
         except CheckFailed as exc:
             raise CheckFailed(str(exc) + (_diagnose(got, known, rtol=1e-5) if i == 0 else "")) from None
-    passed("FID from features: full-rank, identical and rank-deficient feature sets")
+    passed("FID from features: full-rank, identical, rank-deficient and few-example feature sets")
 
 
 # ----------------------------------------------------------------- the conditional generator's input (notebook 08)
 def check_conditional_input(conditional_input: Callable, num_classes: int = 10) -> None:
-    """The conditional generator's input (notebook 08): ``[z, one_hot(labels)]`` along the last axis."""
+    """The conditional generator's input (notebook 08): ``[z, one_hot(labels)]`` along the last axis, for
+    ``num_classes`` classes and for 7 (a count written in, or taken from the labels, shows)."""
     z = np.arange(12, dtype=np.float32).reshape(3, 4) / 10.0
-    labels = np.array([2, 0, num_classes - 1])
-    eye = np.eye(num_classes, dtype=np.float32)
-    expected = np.concatenate([z, eye[labels]], axis=1)
-    with kit_disabled(CONDITIONAL_KIT):
-        got = run_answer("conditional_input", conditional_input, z, labels, num_classes)
-    g = value(got)
-    if g.shape == (3, 5):
-        raise CheckFailed("conditional_input: expected shape (3, 14) (4 noise values + 10 one-hot entries), got "
-                          "(3, 5): the label is appended as one number. Hint: tf.one_hot(labels, num_classes).")
-    if g.shape == expected.shape and np.allclose(g, np.concatenate([eye[labels], z], axis=1)):
-        raise CheckFailed("conditional_input: the one-hot label comes first; put the noise first "
-                          "(tf.concat([z, one_hot], axis=-1)), as the generator's Dense layer expects.")
-    compare("conditional_input", got, expected, "concatenate z and tf.one_hot(labels, num_classes) along the last "
-            "axis", where=f" (num_classes={num_classes})")
+    for k in dict.fromkeys((int(num_classes), 7)):
+        labels = np.array([2, 0, k - 2])  # the largest label is not k - 1
+        eye = np.eye(k, dtype=np.float32)
+        expected = np.concatenate([z, eye[labels]], axis=1)
+        with kit_disabled(CONDITIONAL_KIT):
+            got = run_answer("conditional_input", conditional_input, z, labels, k)
+        g = value(got)
+        where = f" (num_classes={k})"
+        if g.shape == (3, 5):
+            raise CheckFailed(f"conditional_input{where}: expected shape {expected.shape} (4 noise values + {k} "
+                              "one-hot entries), got (3, 5): the label is appended as one number. Hint: "
+                              "tf.one_hot(labels, num_classes).")
+        if g.ndim == 2 and g.shape[0] == 3 and g.shape[1] != expected.shape[1]:
+            raise CheckFailed(f"conditional_input{where}: expected {expected.shape[1]} columns (4 noise values + "
+                              f"{k} one-hot entries), got {g.shape[1]}. Hint: the one-hot vector has num_classes "
+                              "entries: use the num_classes argument, not a number written in or the largest label.")
+        if g.shape == expected.shape and np.allclose(g, np.concatenate([eye[labels], z], axis=1)):
+            raise CheckFailed("conditional_input: the one-hot label comes first; put the noise first "
+                              "(tf.concat([z, one_hot], axis=-1)), as the generator's Dense layer expects.")
+        compare("conditional_input", got, expected, "concatenate z and tf.one_hot(labels, num_classes) along the "
+                "last axis", where=where)
     passed("conditional input")

@@ -98,6 +98,8 @@ def _activation_name(fn: Any) -> str | None:
     name = getattr(fn, "__name__", str(fn))
     if name in ("linear", None) or fn is keras.activations.linear:
         return None
+    if name == "leaky_relu":  # keras.activations.leaky_relu's default slope
+        return f"leaky_relu({LEAK})"
     return name
 
 
@@ -181,7 +183,7 @@ def _reference(spec: list[Op], input_shape: tuple) -> Any:
 _HINTS = {
     "dense": "a Dense layer; `use_bias=False` when BatchNorm follows",
     "conv_transpose": "layers.Conv2DTranspose(filters, 4, strides=2, padding='same', use_bias=False)",
-    "conv": "layers.Conv2D(filters, kernel, strides=..., padding='same')",
+    "conv": "layers.Conv2D(filters, kernel, strides=..., padding='same'), with use_bias=False when BatchNorm follows",
     "batchnorm": "layers.BatchNormalization()",
     "activation": f"layers.LeakyReLU({LEAK}) (Keras' default slope is 0.3) or layers.Activation('tanh')",
     "dropout": "layers.Dropout(rate)",
@@ -191,17 +193,31 @@ _HINTS = {
 
 
 def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
+    def same(a: Op, b: Op) -> bool:
+        return (a.kind, a.settings) == (b.kind, b.settings)
+
     for i, (mine, want) in enumerate(zip(got, spec)):
-        if (mine.kind, mine.settings) != (want.kind, want.settings):
+        if not same(mine, want):
+            if i + 1 < len(spec) and same(mine, spec[i + 1]):
+                why = f" Story 1's network has {want.describe()} before it: it is missing."
+            elif i + 1 < len(got) and same(got[i + 1], want):
+                why = f" Your {mine.kind} layer is one too many here: remove it."
+                if mine.kind == "batchnorm" and i == 1 and spec[0].kind == "conv":
+                    why += (" The first conv of story 1's discriminator has no BatchNorm: it would normalise the raw "
+                            "image statistics D is meant to judge.")
+            else:
+                why = f" Hint: {_HINTS.get(want.kind, want.kind)}."
             raise CheckFailed(
                 f"{name} ({size}): operation {i + 1} (layer {mine.layer!r}) is {mine.describe()}; expected "
-                f"{want.describe()}. Hint: {_HINTS.get(want.kind, want.kind)}.")
+                f"{want.describe()}.{why}")
         if mine.shape != want.shape:
-            raise CheckFailed(f"{name} ({size}): layer {mine.layer!r} outputs {mine.shape}; expected {want.shape}.")
+            raise CheckFailed(f"{name} ({size}): layer {mine.layer!r} outputs {mine.shape}; expected {want.shape}."
+                              " Hint: compute every size from latent_dim and width (no numbers written in).")
         if mine.params != want.params:
             extra = ""
-            if want.kind in ("dense", "conv", "conv_transpose") and "no bias" in want.settings:
-                extra = " A layer followed by BatchNorm needs no bias: pass use_bias=False."
+            if want.kind in ("dense", "conv", "conv_transpose") and mine.params - want.params == want.settings[0]:
+                extra = " The difference is one bias per output: a layer followed by BatchNorm needs no bias " \
+                        "(use_bias=False)."
             raise CheckFailed(f"{name} ({size}): layer {mine.layer!r} has {mine.params:,} trainable parameters; "
                               f"expected {want.params:,}.{extra}")
     if len(got) != len(spec):

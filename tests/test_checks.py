@@ -1,0 +1,817 @@
+"""The students' self-checks (``gan_kit.checks``), check by check.
+
+For every check: a correct answer written here the way a student would (never calling the kit) passes
+and prints "passed"; typical wrong answers are rejected with ``CheckFailed`` and a message naming the
+mistake or the fix; an answer that calls the kit's own implementation (directly, or through a name
+imported before the check ran) is refused, and the kit works again afterwards; a stub's
+``NotImplementedError`` comes through unchanged.
+
+``xfail(strict=True)`` marks a wrong answer a check lets through (or a correct one it refuses, or a
+message that misses the point): when the check is fixed the test XPASSes, and the marker should go.
+"""
+
+from __future__ import annotations
+
+import re
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers
+from scipy import linalg
+
+import gan_kit.losses
+import gan_kit.metrics
+import gan_kit.models
+import gan_kit.steps
+import gan_kit.vae
+from gan_kit import checks
+
+# Imported under other names before any check runs: the checks must refuse these too.
+from gan_kit.losses import bce_discriminator_loss as kit_d_loss
+from gan_kit.losses import bce_generator_loss as kit_g_loss
+from gan_kit.losses import gradient_penalty as kit_gp
+from gan_kit.losses import kl_divergence as kit_kl
+from gan_kit.metrics.maths import fid_from_features as kit_fid
+from gan_kit.models import build_conditional_generator as kit_cond_g
+from gan_kit.models import build_discriminator as kit_build_d
+from gan_kit.models import build_generator as kit_build_g
+from gan_kit.steps import alternating_train_step as kit_alternating
+from gan_kit.steps import story1_train_step as kit_story1
+
+KIT = "called the kit's own"
+
+
+def assert_passes(capsys, check, *args, **kwargs):
+    check(*args, **kwargs)
+    out = capsys.readouterr().out
+    assert any(line.startswith("passed") for line in out.splitlines()), out
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("write this exercise")
+
+
+def rejected(check, *args, match: str, **kwargs) -> str:
+    with pytest.raises(checks.CheckFailed, match=match) as info:
+        check(*args, **kwargs)
+    return str(info.value)
+
+
+def known_wrong(reason: str):
+    """A wrong answer (or message) the check gets wrong today; strict, so fixing the check flags the marker."""
+    return pytest.mark.xfail(strict=True, raises=(pytest.fail.Exception, AssertionError), reason=reason)
+
+
+# ================================================================= check_gan_losses
+def _bce(labels, logits):
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+
+
+def d_loss(real, fake):
+    return tf.reduce_mean(_bce(tf.ones_like(real), real)) + tf.reduce_mean(_bce(tf.zeros_like(fake), fake))
+
+
+def g_loss(fake):
+    return tf.reduce_mean(_bce(tf.ones_like(fake), fake))
+
+
+_keras_bce = keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+def d_loss_keras(real, fake):
+    return _keras_bce(tf.ones_like(real), real) + _keras_bce(tf.zeros_like(fake), fake)
+
+
+def g_loss_keras(fake):
+    return _keras_bce(tf.ones_like(fake), fake)
+
+
+@pytest.mark.parametrize("d, g", [(d_loss, g_loss), (d_loss_keras, g_loss_keras)], ids=["tf.nn", "keras"])
+def test_gan_losses_pass(capsys, d, g):
+    assert_passes(capsys, checks.check_gan_losses, d, g)
+
+
+_probs_bce = keras.losses.BinaryCrossentropy()  # expects probabilities: clips them to [1e-7, 1 - 1e-7]
+
+WRONG_D = {
+    "sum over the batch": (
+        lambda r, f: tf.reduce_sum(_bce(tf.ones_like(r), r)) + tf.reduce_sum(_bce(tf.zeros_like(f), f)),
+        "summing over the batch instead of averaging"),
+    "swapped labels": (lambda r, f: d_loss(-r, -f), r"swapped labels \(real against 0, fake against 1\)"),
+    "averaging the two terms": (lambda r, f: 0.5 * d_loss(r, f), r"averaging the two terms"),
+    "sigmoid then a from-logits loss": (lambda r, f: d_loss(tf.sigmoid(r), tf.sigmoid(f)),
+                                        "a sigmoid applied before a loss that takes logits"),
+    "naive -log(sigmoid(x))": (
+        lambda r, f: -tf.reduce_mean(tf.math.log(tf.sigmoid(r))) - tf.reduce_mean(tf.math.log(1.0 - tf.sigmoid(f))),
+        r"(?s)on confident logits.*NaN or infinite.*log of a sigmoid overflows.*from the logits"),
+    "keras BCE on sigmoid probabilities": (lambda r, f: _probs_bce(tf.ones_like(r), tf.sigmoid(r))
+                                           + _probs_bce(tf.zeros_like(f), tf.sigmoid(f)),
+                                           r"on confident logits.*sigmoid_cross_entropy_with_logits"),
+    "only the real term": (lambda r, f: tf.reduce_mean(_bce(tf.ones_like(r), r)), "only the real term"),
+}
+
+WRONG_G = {
+    "saturating log(1 - D(G(z)))": (lambda f: -tf.reduce_mean(_bce(tf.zeros_like(f), f)),
+                                    r"non-saturating.*the saturating loss log\(1 - D\(G\(z\)\)\)"),
+    "label 0 for G (saturating, sign flipped)": (lambda f: tf.reduce_mean(_bce(tf.zeros_like(f), f)),
+                                                 "saturating loss with the sign flipped"),
+    "sum over the batch": (lambda f: tf.reduce_sum(_bce(tf.ones_like(f), f)), "summing over the batch"),
+    "sigmoid then a from-logits loss": (lambda f: g_loss(tf.sigmoid(f)), "a sigmoid applied before a loss"),
+    "naive -log(sigmoid(x))": (lambda f: -tf.reduce_mean(tf.math.log(tf.sigmoid(f))),
+                               r"(?s)on saturated logits \(\+-120\).*log of a sigmoid overflows"),
+    "the kit's minimax loss": (gan_kit.losses.minimax_generator_loss, KIT),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_D)
+def test_gan_losses_reject_wrong_discriminator_loss(name):
+    wrong, match = WRONG_D[name]
+    msg = rejected(checks.check_gan_losses, wrong, g_loss, match=match)
+    assert msg.startswith("discriminator_loss")
+
+
+@pytest.mark.parametrize("name", WRONG_G)
+def test_gan_losses_reject_wrong_generator_loss(name):
+    wrong, match = WRONG_G[name]
+    msg = rejected(checks.check_gan_losses, d_loss, wrong, match=match)
+    assert msg.startswith("generator_loss")
+
+
+@pytest.mark.parametrize("d, g, name", [
+    (d_loss, lambda f: gan_kit.losses.bce_generator_loss(f), "bce_generator_loss"),
+    (lambda r, f: gan_kit.losses.bce_discriminator_loss(r, f), g_loss, "bce_discriminator_loss"),
+    (d_loss, lambda f: gan_kit.losses.get_losses("bce").generator(f), "get_losses"),
+    (kit_d_loss, g_loss, "bce_discriminator_loss"),  # the alias itself
+    (d_loss, lambda f: kit_g_loss(f), "bce_generator_loss"),  # an answer calling the alias
+], ids=["module attr G", "module attr D", "registry", "alias D", "alias G"])
+def test_gan_losses_refuse_the_kit(d, g, name):
+    rejected(checks.check_gan_losses, d, g, match=f"{KIT} gan_kit.losses.{name}")
+    assert np.isclose(float(kit_g_loss(tf.zeros((2, 1)))), np.log(2.0))
+    assert np.isclose(float(gan_kit.losses.bce_discriminator_loss(tf.zeros((2, 1)), tf.zeros((2, 1)))), 2 * np.log(2.0))
+    assert gan_kit.losses.get_losses("bce").generator is not None
+
+
+def test_gan_losses_let_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_gan_losses(stub, g_loss)
+    with pytest.raises(NotImplementedError):
+        checks.check_gan_losses(d_loss, stub)
+
+
+# ================================================================= check_gradient_penalty
+def _interpolate(real, fake, alpha):
+    if alpha is None:
+        alpha = tf.random.uniform([tf.shape(real)[0]])
+    return real + tf.reshape(alpha, [-1, 1, 1, 1]) * (fake - real)
+
+
+def _input_gradients(critic, x):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = critic(x)
+    return tf.reshape(tape.gradient(out, x), [tf.shape(x)[0], -1])
+
+
+def gradient_penalty(critic, real, fake, alpha=None):
+    grads = _input_gradients(critic, _interpolate(real, fake, alpha))
+    norms = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def _gp_with(mix=_interpolate, norm=lambda g: tf.sqrt(tf.reduce_sum(tf.square(g), axis=1) + 1e-12),
+             reduce=lambda n: tf.reduce_mean(tf.square(n - 1.0))):
+    def wrong_penalty(critic, real, fake, alpha=None):
+        return reduce(norm(_input_gradients(critic, mix(real, fake, alpha))))
+    return wrong_penalty
+
+
+def _gp_axis_norm(critic, real, fake, alpha=None):  # the norm over the channel axis only (per pixel)
+    x = _interpolate(real, fake, alpha)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = critic(x)
+    norms = tf.sqrt(tf.reduce_sum(tf.square(tape.gradient(out, x)), axis=-1) + 1e-12)
+    return tf.reduce_mean(tf.square(norms - 1.0))
+
+
+def test_gradient_penalty_passes(capsys):
+    assert_passes(capsys, checks.check_gradient_penalty, gradient_penalty)
+
+
+WRONG_GP = {
+    "x_hat = real": (_gp_with(mix=lambda r, f, a: r), r"x_hat = real \(no interpolation\)"),
+    "alpha on the wrong side": (_gp_with(mix=lambda r, f, a: f + tf.reshape(a, [-1, 1, 1, 1]) * (r - f)),
+                                "alpha on the wrong side"),
+    "ignoring the given alpha": (_gp_with(mix=lambda r, f, a: _interpolate(r, f, None)), "alpha as given"),
+    "tf.norm (no epsilon)": (_gp_with(norm=lambda g: tf.norm(g, axis=1)),
+                             r"(?s)not a finite number.*sqrt\(sum\(g\^2\) \+ 1e-12\) instead of tf\.norm"),
+    "sqrt without epsilon": (_gp_with(norm=lambda g: tf.sqrt(tf.reduce_sum(tf.square(g), axis=1))),
+                             r"derivative of sqrt at 0 is infinite"),
+    "epsilon outside the sqrt": (_gp_with(norm=lambda g: tf.sqrt(tf.reduce_sum(tf.square(g), axis=1)) + 1e-12),
+                                 r"1e-12"),
+    "(mean(norm) - 1)^2": (_gp_with(reduce=lambda n: tf.square(tf.reduce_mean(n) - 1.0)),
+                           r"\(mean norm - 1\)\^2 instead of mean\(\(norm - 1\)\^2\)"),
+    "the squared norm": (_gp_with(norm=lambda g: tf.reduce_sum(tf.square(g), axis=1)),
+                         "the squared norm instead of the norm"),
+    "norm per pixel, not per example": (_gp_axis_norm, "the norm per example"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_GP)
+def test_gradient_penalty_rejects(name):
+    wrong, match = WRONG_GP[name]
+    rejected(checks.check_gradient_penalty, wrong, match=match)
+
+
+@pytest.mark.parametrize("answer", [
+    lambda critic, real, fake, alpha=None: gan_kit.losses.gradient_penalty(critic, real, fake, alpha),
+    lambda critic, real, fake, alpha=None: kit_gp(critic, real, fake, alpha),
+    kit_gp,
+], ids=["module attr", "calls the alias", "the alias itself"])
+def test_gradient_penalty_refuses_the_kit(answer):
+    rejected(checks.check_gradient_penalty, answer, match=f"{KIT} gan_kit.losses.gradient_penalty")
+    x = tf.zeros((2, 2, 2, 1))
+    penalty = gan_kit.losses.gradient_penalty(lambda v: tf.reduce_sum(v, axis=[1, 2, 3])[:, None], x, x + 1.0)
+    assert np.isclose(float(penalty), 1.0)  # the gradient is all ones: norm 2
+
+
+def test_gradient_penalty_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_gradient_penalty(stub)
+
+
+# ================================================================= check_reparameterize
+def reparameterize(mean, log_var, eps):
+    return mean + tf.exp(0.5 * log_var) * eps
+
+
+def test_reparameterize_passes(capsys):
+    assert_passes(capsys, checks.check_reparameterize, reparameterize)
+    assert_passes(capsys, checks.check_reparameterize, lambda m, lv, e: m + np.sqrt(np.exp(lv)) * e)
+
+
+WRONG_REPARAMETERIZE = {
+    "exp(log_var)": (lambda m, lv, e: m + tf.exp(lv) * e,
+                     r"(?s)exp\(log_var / 2\).*exp\(log_var\) \* eps \(the variance, not the standard deviation\)"),
+    "fresh noise instead of eps": (lambda m, lv, e: m + tf.exp(0.5 * lv) * tf.random.normal(tf.shape(m)),
+                                   "use the eps given"),
+    "log_var * eps": (lambda m, lv, e: m + lv * e, r"what log_var \* eps gives"),
+    "sqrt(log_var)": (lambda m, lv, e: m + tf.sqrt(lv) * e, r"(?s)NaN or infinite.*exp\(log_var / 2\)"),
+    "no mean": (lambda m, lv, e: tf.exp(0.5 * lv) * e, r"exp\(log_var / 2\)"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_REPARAMETERIZE)
+def test_reparameterize_rejects(name):
+    wrong, match = WRONG_REPARAMETERIZE[name]
+    rejected(checks.check_reparameterize, wrong, match=match)
+
+
+def test_reparameterize_refuses_the_kit():
+    rejected(checks.check_reparameterize, lambda m, lv, e: gan_kit.vae.VAE.reparameterize(None, m, lv),
+             match=f"{KIT} gan_kit.vae.VAE.reparameterize")
+    assert "seed_generator" in gan_kit.vae.VAE.reparameterize.__code__.co_names  # its own code again
+
+
+def test_reparameterize_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_reparameterize(stub)
+
+
+# ================================================================= check_kl
+def kl_divergence(mean, log_var):
+    return 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def test_kl_passes(capsys):
+    assert_passes(capsys, checks.check_kl, kl_divergence)
+    assert_passes(capsys, checks.check_kl, lambda m, lv: -0.5 * np.sum(1 + lv - m**2 - np.exp(lv), axis=1))
+
+
+WRONG_KL = {
+    "mean over the latent axis": (lambda m, lv: 0.5 * tf.reduce_mean(tf.square(m) + tf.exp(lv) - 1.0 - lv, axis=-1),
+                                  "the mean over the latent axis instead of the sum"),
+    "missing 1/2": (lambda m, lv: tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - lv, axis=-1),
+                    "leaving out the factor 1/2"),
+    "exp(log_var / 2) for the variance": (
+        lambda m, lv: 0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv / 2) - 1.0 - lv, axis=-1),
+        r"exp\(log_var / 2\) \(the standard deviation\) for the variance"),
+    "log(exp(log_var))": (
+        lambda m, lv: 0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - tf.math.log(tf.exp(lv)), axis=-1),
+        r"(?s)NaN or infinite.*not log\(exp\(log_var\)\)"),
+    "summed over the batch too (one number)": (
+        lambda m, lv: 0.5 * tf.reduce_sum(tf.square(m) + tf.exp(lv) - 1.0 - lv),
+        r"returned one number.*sum over the latent axis only \(axis=-1\)"),
+    "averaged over the batch (one number)": (lambda m, lv: tf.reduce_mean(kl_divergence(m, lv)), "returned one number"),
+    "the sign flipped": (lambda m, lv: 0.5 * tf.reduce_sum(1.0 + lv - tf.square(m) - tf.exp(lv), axis=-1),
+                         "the negative of the KL"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_KL)
+def test_kl_rejects(name):
+    wrong, match = WRONG_KL[name]
+    rejected(checks.check_kl, wrong, match=match)
+
+
+@pytest.mark.parametrize("answer", [lambda m, lv: gan_kit.losses.kl_divergence(m, lv), kit_kl,
+                                    lambda m, lv: kit_kl(m, lv)], ids=["module attr", "the alias", "calls the alias"])
+def test_kl_refuses_the_kit(answer):
+    rejected(checks.check_kl, answer, match=f"{KIT} gan_kit.losses.kl_divergence")
+    assert np.allclose(gan_kit.losses.kl_divergence(tf.zeros((2, 3)), tf.zeros((2, 3))), 0.0)
+
+
+def test_kl_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_kl(stub)
+
+
+# ================================================================= check_fid
+def fid_from_features(a, b):
+    mu1, mu2 = a.mean(axis=0), b.mean(axis=0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def _fid_with(cov=lambda x: np.cov(x, rowvar=False), root=lambda s1, s2: linalg.sqrtm(s1 @ s2).real, two=2.0):
+    def wrong_fid(a, b):
+        s1, s2 = cov(a), cov(b)
+        return np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s1 + s2) - two * np.trace(root(s1, s2))
+    return wrong_fid
+
+
+def test_fid_passes(capsys):
+    assert_passes(capsys, checks.check_fid, fid_from_features)
+
+
+WRONG_FID = {
+    "ddof=0": (_fid_with(cov=lambda x: np.cov(x, rowvar=False, ddof=0)), r"ddof=0 covariances"),
+    "biased covariance by hand": (_fid_with(cov=lambda x: (x - x.mean(0)).T @ (x - x.mean(0)) / len(x)),
+                                  r"ddof=0 covariances"),
+    "np.sqrt(s1 * s2)": (_fid_with(root=lambda s1, s2: np.sqrt(np.abs(s1 * s2))),
+                         r"an elementwise square root \(np\.sqrt\)"),
+    "np.sqrt(s1 @ s2)": (_fid_with(root=lambda s1, s2: np.sqrt(np.abs(s1 @ s2))), r"sqrtm\(S1 S2\)"),
+    "missing the factor 2": (_fid_with(two=1.0), "leaving out the factor 2"),
+    "rowvar=True (wrong axis)": (_fid_with(cov=np.cov), r"np\.cov\(\.\.\., rowvar=False\)"),
+    "only the means": (lambda a, b: np.sum((a.mean(0) - b.mean(0)) ** 2), "only the distance between the means"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_FID)
+def test_fid_rejects(name):
+    wrong, match = WRONG_FID[name]
+    rejected(checks.check_fid, wrong, match=match)
+
+
+def test_fid_rejects_forgetting_real():
+    rejected(checks.check_fid, _fid_with(root=lambda s1, s2: linalg.sqrtm(s1 @ s2)), match=r"\.real")
+
+
+@pytest.mark.parametrize("answer", [lambda a, b: gan_kit.metrics.fid_from_features(a, b), kit_fid,
+                                    lambda a, b: gan_kit.metrics.frechet_distance(a.mean(0), np.cov(a, rowvar=False),
+                                                                                 b.mean(0), np.cov(b, rowvar=False))],
+                         ids=["module attr", "the alias", "own statistics, kit distance"])
+def test_fid_refuses_the_kit(answer):
+    rejected(checks.check_fid, answer, match=f"{KIT} gan_kit.metrics.maths.")
+    a = np.random.default_rng(1).standard_normal((50, 3))
+    assert gan_kit.metrics.fid_from_features(a, a) < 1e-6
+
+
+def test_fid_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_fid(stub)
+
+
+# ================================================================= check_conditional_input
+def conditional_input(z, labels, num_classes):
+    return tf.concat([z, tf.one_hot(labels, num_classes)], axis=-1)
+
+
+def test_conditional_input_passes(capsys):
+    assert_passes(capsys, checks.check_conditional_input, conditional_input)
+    assert_passes(capsys, checks.check_conditional_input, lambda z, y, k: np.concatenate([z, np.eye(k)[y]], axis=1))
+    assert_passes(capsys, checks.check_conditional_input, conditional_input, num_classes=7)
+
+
+WRONG_CONDITIONAL = {
+    "raw label appended": (lambda z, y, k: tf.concat([z, tf.cast(y[:, None], tf.float32)], -1),
+                           r"appended as one number.*tf\.one_hot\(labels, num_classes\)"),
+    "one-hot first": (lambda z, y, k: tf.concat([tf.one_hot(y, k), z], -1), "the one-hot label comes first"),
+    "num_classes + 1": (lambda z, y, k: tf.concat([z, tf.one_hot(y, k + 1)], -1),
+                        r"expected 14 columns .*got 15.*use the num_classes argument"),
+    "num_classes - 1": (lambda z, y, k: tf.concat([z, tf.one_hot(y, k - 1)], -1), r"expected 14 columns .*got 13"),
+    "label scaled instead of one-hot": (lambda z, y, k: tf.concat([z, tf.cast(y[:, None], tf.float32) / k], -1),
+                                        "appended as one number"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CONDITIONAL)
+def test_conditional_input_rejects(name):
+    wrong, match = WRONG_CONDITIONAL[name]
+    rejected(checks.check_conditional_input, wrong, match=match)
+
+
+def test_conditional_input_with_other_num_classes_rejects_hard_coded_ten():
+    rejected(checks.check_conditional_input, lambda z, y, k: tf.concat([z, tf.one_hot(y, 10)], -1), num_classes=7,
+             match=r"\(num_classes=7\): expected 11 columns .*got 14")
+
+
+@pytest.mark.parametrize("wrong", [lambda z, y, k: tf.concat([z, tf.one_hot(y, 10)], -1),
+                                   lambda z, y, k: tf.concat([z, tf.one_hot(y, int(np.max(y)) + 1)], -1)],
+                         ids=["hard-coded 10 classes", "classes counted from the labels"])
+def test_conditional_input_default_rejects_ignoring_num_classes(wrong):
+    rejected(checks.check_conditional_input, wrong, match="num_classes")
+
+
+def _kit_joined(z, labels, num_classes, build=None):
+    model = (build or gan_kit.models.build_conditional_generator)(num_classes, latent_dim=z.shape[1], width=2)
+    return keras.Model(model.inputs, model.get_layer("joined").output)([z, labels])
+
+
+@pytest.mark.parametrize("answer", [_kit_joined, lambda z, y, k: _kit_joined(z, y, k, build=kit_cond_g)],
+                         ids=["module attr", "the alias"])
+def test_conditional_input_refuses_the_kit(answer):
+    rejected(checks.check_conditional_input, answer, match=f"{KIT} gan_kit.models.build_conditional_generator")
+    assert gan_kit.models.build_conditional_generator(3, latent_dim=2, width=2).count_params() > 0
+
+
+def test_conditional_input_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_conditional_input(stub)
+
+
+# ================================================================= check_generator (about 1 s a call: few calls)
+def build_generator(latent_dim=100, width=64):
+    model = keras.Sequential([keras.Input(shape=(latent_dim,)),
+                              layers.Dense(4 * 4 * 8 * width, use_bias=False),
+                              layers.BatchNormalization(),
+                              layers.LeakyReLU(0.2),
+                              layers.Reshape((4, 4, 8 * width))])
+    for filters in (4 * width, 2 * width, width):
+        model.add(layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(0.2))
+        model.add(layers.Conv2D(filters, 3, padding="same", use_bias=False))
+        model.add(layers.BatchNormalization())
+        model.add(layers.LeakyReLU(0.2))
+    model.add(layers.Conv2D(3, 3, padding="same", activation="tanh"))
+    return model
+
+
+def _generator_with(slope=0.2, dense_bias=False, kernel=4, strides=2, refine=True, refine_bias=False, fixed_width=None,
+                    output="tanh"):
+    def wrong_generator(latent_dim=100, width=64):
+        w = fixed_width or width
+        leaky = (lambda: layers.LeakyReLU()) if slope is None else (lambda: layers.LeakyReLU(slope))
+        model = keras.Sequential([keras.Input(shape=(latent_dim,)), layers.Dense(4 * 4 * 8 * w, use_bias=dense_bias),
+                                  layers.BatchNormalization(), leaky(), layers.Reshape((4, 4, 8 * w))])
+        for filters in (4 * w, 2 * w, w):
+            model.add(layers.Conv2DTranspose(filters, kernel, strides=strides, padding="same", use_bias=False))
+            model.add(layers.BatchNormalization())
+            model.add(leaky())
+            if refine:
+                model.add(layers.Conv2D(filters, 3, padding="same", use_bias=refine_bias))
+                model.add(layers.BatchNormalization())
+                model.add(leaky())
+        model.add(layers.Conv2D(3, 3, padding="same", activation=output))
+        return model
+    return wrong_generator
+
+
+def test_generator_passes(capsys):
+    assert_passes(capsys, checks.check_generator, build_generator)
+
+
+WRONG_GENERATOR = {
+    "LeakyReLU() with Keras' default slope": (_generator_with(slope=None),
+                                              r"is activation\(leaky_relu\(0\.3\)\).*expected activation\("
+                                              r"leaky_relu\(0\.2\)\).*default slope is 0\.3"),
+    "bias before BatchNorm (Dense)": (_generator_with(dense_bias=True), r"dense\(8192, bias\).*use_bias=False"),
+    "kernel 5 transposed conv": (_generator_with(kernel=5),
+                                 r"conv_transpose\(256, 5x5.*expected conv_transpose\(256, 4x4"),
+    "stride 1 transposed conv": (_generator_with(strides=1),
+                                 r"stride 1.*expected conv_transpose\(256, 4x4, stride 2"),
+    "no refinement conv": (_generator_with(refine=False),
+                           r"is conv_transpose\(128, .*expected conv\(256, 3x3, stride 1"),
+    "hard-coded width 64": (_generator_with(fixed_width=64),
+                            r"\(latent_dim=8, width=4\).*is dense\(8192, no bias\).*expected dense\(512, no bias\)"),
+    "sigmoid output": (_generator_with(output="sigmoid"), r"activation\(sigmoid\).*expected activation\(tanh\)"),
+    "no output activation": (_generator_with(output=None),
+                             r"stops after 23 operations; next expected: activation\(tanh\)"),
+    "no width argument": (lambda latent_dim=100: build_generator(latent_dim),
+                          r"must accept the keyword argument\(s\) \['width'\]"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_GENERATOR)
+def test_generator_rejects(name):
+    wrong, match = WRONG_GENERATOR[name]
+    rejected(checks.check_generator, wrong, match=match)
+
+
+def test_generator_bias_on_refinement_conv_names_use_bias():
+    rejected(checks.check_generator, _generator_with(refine_bias=True), match=r"(?s)no bias.*use_bias=False")
+
+
+@pytest.mark.parametrize("answer", [
+    lambda latent_dim=100, width=64: gan_kit.models.build_generator(latent_dim, (32, 32, 3), width),
+    lambda latent_dim=100, width=64: kit_build_g(latent_dim, (32, 32, 3), width),
+    kit_build_g,
+], ids=["module attr", "calls the alias", "the alias itself"])
+def test_generator_refuses_the_kit(answer):
+    rejected(checks.check_generator, answer, match=f"{KIT} gan_kit.models.build_generator")
+    assert gan_kit.models.build_generator(8, (32, 32, 3), 4).output_shape == (None, 32, 32, 3)
+
+
+def test_generator_lets_a_stub_through():
+    def build_generator(latent_dim=100, width=64):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        checks.check_generator(build_generator)
+
+
+# ================================================================= check_discriminator (about 1 s a call)
+def build_discriminator(width=64, dropout=0.3):
+    return keras.Sequential([
+        keras.Input(shape=(32, 32, 3)),
+        layers.Conv2D(width, 4, strides=2, padding="same"), layers.LeakyReLU(0.2), layers.Dropout(dropout),
+        layers.Conv2D(2 * width, 4, strides=2, padding="same"), layers.BatchNormalization(), layers.LeakyReLU(0.2),
+        layers.Dropout(dropout),
+        layers.Conv2D(4 * width, 4, strides=2, padding="same"), layers.BatchNormalization(), layers.LeakyReLU(0.2),
+        layers.Dropout(dropout),
+        layers.Flatten(),
+        layers.Dense(1),
+    ])
+
+
+def _discriminator_with(first_bn=False, dropout_rate=None, use_dropout=True, act=lambda: layers.LeakyReLU(0.2),
+                        output=None, fixed_width=None):
+    def wrong_discriminator(width=64, dropout=0.3):
+        w, rate = fixed_width or width, dropout if dropout_rate is None else dropout_rate
+        model = keras.Sequential([keras.Input(shape=(32, 32, 3))])
+        for i, filters in enumerate((w, 2 * w, 4 * w)):
+            model.add(layers.Conv2D(filters, 4, strides=2, padding="same"))
+            if i > 0 or first_bn:
+                model.add(layers.BatchNormalization())
+            model.add(act())
+            if use_dropout:
+                model.add(layers.Dropout(rate))
+        model.add(layers.Flatten())
+        model.add(layers.Dense(1, activation=output))
+        return model
+    return wrong_discriminator
+
+
+def test_discriminator_passes(capsys):
+    assert_passes(capsys, checks.check_discriminator, build_discriminator)
+
+
+WRONG_DISCRIMINATOR = {
+    "sigmoid at the end": (_discriminator_with(output="sigmoid"), r"no sigmoid at the end"),
+    "BatchNorm on the first conv": (_discriminator_with(first_bn=True),
+                                    r"operation 2 .* is batchnorm.*expected activation\(leaky_relu\(0\.2\)\)"),
+    "no Dropout": (_discriminator_with(use_dropout=False), r"expected dropout\(0\.3\).*it is missing"),
+    "Dropout rate hard-coded (ignores dropout)": (
+        _discriminator_with(dropout_rate=0.3),
+        r"\(width=4, dropout=0\.25\).*is dropout\(0\.3\).*expected dropout\(0\.25\)"),
+    "Dropout 0.5": (_discriminator_with(dropout_rate=0.5), r"is dropout\(0\.5\).*expected dropout\(0\.3\)"),
+    "ReLU instead of LeakyReLU": (_discriminator_with(act=layers.ReLU),
+                                  r"is activation\(relu\).*expected activation\(leaky_relu\(0\.2\)\)"),
+    "hard-coded width 64": (_discriminator_with(fixed_width=64), r"\(width=4, dropout=0\.25\).*expected conv\(4, 4x4"),
+    "no dropout argument": (lambda width=64: build_discriminator(width), r"keyword argument\(s\) \['dropout'\]"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_DISCRIMINATOR)
+def test_discriminator_rejects(name):
+    wrong, match = WRONG_DISCRIMINATOR[name]
+    rejected(checks.check_discriminator, wrong, match=match)
+
+
+def test_discriminator_first_batchnorm_message_says_so():
+    rejected(checks.check_discriminator, _discriminator_with(first_bn=True), match=r"(?i)first conv.*batch ?norm")
+
+
+def test_discriminator_accepts_the_leaky_relu_activation_string(capsys):
+    assert_passes(capsys, checks.check_discriminator, _discriminator_with(act=lambda: layers.Activation("leaky_relu")))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda width=64, dropout=0.3: gan_kit.models.build_discriminator((32, 32, 3), width, dropout),
+    lambda width=64, dropout=0.3: kit_build_d((32, 32, 3), width, dropout),
+], ids=["module attr", "calls the alias"])
+def test_discriminator_refuses_the_kit(answer):
+    rejected(checks.check_discriminator, answer, match=f"{KIT} gan_kit.models.build_discriminator")
+    assert gan_kit.models.build_discriminator((32, 32, 3), 4, 0.25).output_shape == (None, 1)
+
+
+def test_discriminator_lets_a_stub_through():
+    def build_discriminator(width=64, dropout=0.3):
+        raise NotImplementedError
+
+    with pytest.raises(NotImplementedError):
+        checks.check_discriminator(build_discriminator)
+
+
+# ================================================================= check_train_step (story 1's rule)
+def make_train_step(generator, discriminator, g_optimizer, d_optimizer):
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    @tf.function
+    def train_step(real_images, noise):
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake_images = generator(noise, training=True)
+            real_logits = discriminator(real_images, training=True)
+            fake_logits = discriminator(fake_images, training=True)
+            g_loss = cross_entropy(tf.ones_like(fake_logits), fake_logits)
+            d_loss = (cross_entropy(tf.ones_like(real_logits), real_logits)
+                      + cross_entropy(tf.zeros_like(fake_logits), fake_logits))
+        g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
+        d_grads = d_tape.gradient(d_loss, discriminator.trainable_variables)
+        g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
+        d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
+        return {"g_loss": g_loss, "d_loss": d_loss}
+
+    return train_step
+
+
+def make_alternating_step(generator, discriminator, g_optimizer, d_optimizer):
+    def step(real, noise):
+        with tf.GradientTape() as tape:
+            fake_logits = discriminator(generator(noise, training=True), training=True)
+            real_logits = discriminator(real, training=True)
+            d_value = d_loss(real_logits, fake_logits)
+        grads = tape.gradient(d_value, discriminator.trainable_variables)
+        d_optimizer.apply_gradients(zip(grads, discriminator.trainable_variables))
+        with tf.GradientTape() as tape:
+            g_value = g_loss(discriminator(generator(noise, training=True), training=True))
+        grads = tape.gradient(g_value, generator.trainable_variables)
+        g_optimizer.apply_gradients(zip(grads, generator.trainable_variables))
+        return {"g_loss": g_value, "d_loss": d_value}
+
+    return step
+
+
+def _step_with(rule="story1", training=True, apply_g=True, apply_d=True, decorate=True, returns="dict",
+               swap_optimizers=False, new_noise=False, fake_first=False, losses=(d_loss, g_loss)):
+    """A step factory with one mistake (or none: the defaults are story 1's rule)."""
+    d_fn, g_fn = losses
+
+    def make_step(generator, discriminator, g_optimizer, d_optimizer):
+        g_opt, d_opt = (d_optimizer, g_optimizer) if swap_optimizers else (g_optimizer, d_optimizer)
+        g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
+
+        def step(real, noise):
+            if rule == "alternating":
+                with tf.GradientTape() as tape:
+                    real_logits = discriminator(real, training=training)
+                    fake_logits = discriminator(generator(noise, training=training), training=training)
+                    d_loss_value = d_fn(real_logits, fake_logits)
+                if apply_d:
+                    d_opt.apply_gradients(zip(tape.gradient(d_loss_value, d_vars), d_vars))
+                g_noise = tf.random.normal(tf.shape(noise)) if new_noise else noise
+                with tf.GradientTape() as tape:
+                    g_loss_value = g_fn(discriminator(generator(g_noise, training=training), training=training))
+                if apply_g:
+                    g_opt.apply_gradients(zip(tape.gradient(g_loss_value, g_vars), g_vars))
+            else:
+                with tf.GradientTape(persistent=True) as tape:
+                    fake_images = generator(noise, training=training)
+                    if fake_first:
+                        fake_logits = discriminator(fake_images, training=training)
+                        real_logits = discriminator(real, training=training)
+                    else:
+                        real_logits = discriminator(real, training=training)
+                        fake_logits = discriminator(fake_images, training=training)
+                    g_loss_value, d_loss_value = g_fn(fake_logits), d_fn(real_logits, fake_logits)
+                    both = g_loss_value + d_loss_value
+                g_target, d_target = {"story1": (g_loss_value, d_loss_value),
+                                      "swapped": (d_loss_value, g_loss_value),
+                                      "one_loss": (both, both)}[rule]
+                g_grads, d_grads = tape.gradient(g_target, g_vars), tape.gradient(d_target, d_vars)
+                if apply_g:
+                    g_opt.apply_gradients(zip(g_grads, g_vars))
+                if apply_d:
+                    d_opt.apply_gradients(zip(d_grads, d_vars))
+            if returns == "tuple":
+                return g_loss_value, d_loss_value
+            return {"g_loss": g_loss_value, "d_loss": d_loss_value}
+
+        return tf.function(step) if decorate else step
+
+    return make_step
+
+
+def test_train_step_passes(capsys):
+    assert_passes(capsys, checks.check_train_step, make_train_step)
+    assert_passes(capsys, checks.check_train_step, _step_with())  # one persistent tape, tf.nn losses
+
+
+def test_train_step_accepts_d_on_fake_first(capsys):
+    assert_passes(capsys, checks.check_train_step, _step_with(fake_first=True))
+
+
+WRONG_TRAIN_STEP = {
+    "swapped gradients": (_step_with(rule="swapped"), "swapped gradients: D followed G's loss"),
+    "one loss (g_loss + d_loss) for both": (_step_with(rule="one_loss"), r"one loss \(g_loss \+ d_loss\)"),
+    "the alternating rule": (_step_with(rule="alternating"),
+                             r"(?s)differs from story 1's rule.*what the alternating rule \(G's loss through the "
+                             r"already updated D\) gives"),
+    "no training=True": (_step_with(training=False), r"called without training=True"),
+    "forgot G's update": (_step_with(apply_g=False), r"update of the generator's weights differs"),
+    "forgot D's update": (_step_with(apply_d=False), r"update of the discriminator's weights differs"),
+    "not a tf.function": (_step_with(decorate=False), r"@tf\.function"),
+    "returns a tuple": (_step_with(returns="tuple"), r"must return a dict with at least 'g_loss' and 'd_loss'"),
+    "saturating G loss inside": (_step_with(losses=(d_loss, WRONG_G["saturating log(1 - D(G(z)))"][0])),
+                                 r"the generator's weights differs from story 1's rule"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_TRAIN_STEP)
+def test_train_step_rejects(name):
+    wrong, match = WRONG_TRAIN_STEP[name]
+    rejected(checks.check_train_step, wrong, match=match)
+
+
+def test_train_step_forgotten_update_says_did_not_change():
+    rejected(checks.check_train_step, _step_with(apply_g=False), match=r"G's weights did not change")
+
+
+@pytest.mark.parametrize("answer", [lambda g, d, go, do: gan_kit.steps.story1_train_step(g, d, go, do), kit_story1],
+                         ids=["module attr", "the alias"])
+def test_train_step_refuses_the_kit(answer):
+    rejected(checks.check_train_step, answer, match=f"{KIT} gan_kit.steps.story1_train_step")
+    assert callable(gan_kit.steps.story1_train_step(None, None, None, None))
+
+
+def test_train_step_refuses_a_kit_loss_inside_the_tf_function():
+    rejected(checks.check_train_step, _step_with(losses=(kit_d_loss, g_loss)), match=KIT)
+    assert np.isclose(float(kit_d_loss(tf.zeros((2, 1)), tf.zeros((2, 1)))), 2 * np.log(2.0))
+
+
+def test_train_step_names_the_kit_loss_called_inside_the_tf_function():
+    rejected(checks.check_train_step, _step_with(losses=(kit_d_loss, g_loss)),
+             match=r"^the step: your answer called the kit's own gan_kit\.losses\.bce_discriminator_loss\(\)")
+
+
+def test_train_step_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_train_step(stub)
+
+
+# ================================================================= check_toy_step (the alternating rule)
+def test_toy_step_passes(capsys):
+    assert_passes(capsys, checks.check_toy_step, make_alternating_step)
+    assert_passes(capsys, checks.check_toy_step, _step_with(rule="alternating"))  # a tf.function is fine too
+
+
+WRONG_TOY_STEP = {
+    "story 1's rule": (_step_with(decorate=False),
+                       r"(?s)differs from the alternating rule.*what story 1's rule \(both losses from one forward "
+                       r"pass, before either update\) gives"),
+    "forgot D's update": (_step_with(rule="alternating", apply_d=False), r"D's weights did not change"),
+    "forgot G's update": (_step_with(rule="alternating", apply_g=False), r"G's weights did not change"),
+    "new noise for G's step": (_step_with(rule="alternating", new_noise=True),
+                               r"the generator's weights differs from the alternating rule.*from the same noise"),
+    "returns a tuple": (_step_with(rule="alternating", returns="tuple"), r"must return a dict"),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_TOY_STEP)
+def test_toy_step_rejects(name):
+    wrong, match = WRONG_TOY_STEP[name]
+    rejected(checks.check_toy_step, wrong, match=match)
+
+
+def test_toy_step_rejects_swapped_optimizers():
+    rejected(checks.check_toy_step, _step_with(rule="alternating", swap_optimizers=True), match="optimizer")
+
+
+@pytest.mark.parametrize("answer, name", [
+    (lambda g, d, go, do: gan_kit.steps.alternating_train_step(g, d, go, do), "steps.alternating_train_step"),
+    (kit_alternating, "steps.alternating_train_step"),
+    (_step_with(rule="alternating", decorate=False, losses=(d_loss, kit_g_loss)), "losses.bce_generator_loss"),
+], ids=["module attr", "the alias", "own plain step, kit loss"])
+def test_toy_step_refuses_the_kit(answer, name):
+    rejected(checks.check_toy_step, answer, match=rf"^(make_toy_step|the step): your answer {KIT} gan_kit\.{name}\(\)")
+    assert callable(gan_kit.steps.alternating_train_step(None, None, None, None))
+    assert np.isclose(float(kit_g_loss(tf.zeros((2, 1)))), np.log(2.0))
+
+
+def test_toy_step_lets_a_stub_through():
+    with pytest.raises(NotImplementedError):
+        checks.check_toy_step(stub)
+
+
+# ================================================================= kit_disabled itself
+def test_kit_disabled_restores_the_code_when_the_block_raises():
+    before = kit_g_loss.__code__
+    with pytest.raises(checks.KitCallError, match=re.escape(f"{KIT} gan_kit.losses.bce_generator_loss()")):
+        with checks.kit_disabled(["losses:bce_generator_loss"]):
+            kit_g_loss(tf.zeros((1, 1)))
+    assert kit_g_loss.__code__ is before
+    assert np.isclose(float(kit_g_loss(tf.zeros((1, 1)))), np.log(2.0))
