@@ -23,7 +23,9 @@ DISTRIBUTE = ("auto", "off", "mirrored")
 CONDITIONING = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
-IMAGE_SIZES = (28, 32)
+IMAGE_SIZES = (28, 32, 64)
+D_NORMS = ("batch", "layer", "none")
+TO_IMAGE = ("conv", "transpose")
 CHANNELS = (1, 3)
 
 # Native image shape per dataset, used to fill image_size / channels when not given.
@@ -61,6 +63,8 @@ class Config:
     d_width: int = 64
     refine: bool = True
     d_dropout: float = 0.3
+    d_norm: str = "batch"
+    g_to_image: str = "conv"
     epochs: int = 50
     batch_size: int = 256
     steps_per_epoch: int | None = None
@@ -82,6 +86,7 @@ class Config:
     reuse_fakes: bool = True
     g_optimizer: str = "adam"
     d_optimizer: str = "adam"
+    sgd_momentum: float = 0.0
     spectral_norm: bool = False
     minibatch_std: bool = False
     upsample: str = "transpose"
@@ -221,6 +226,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "ema": (0.0, 1.0, True),
     "feature_matching": (0.0, 1000.0, True),
     "beta": (0.0, 1000.0, True),
+    "sgd_momentum": (0.0, 1.0, True),
 }
 _BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic", "conditional", "tensorboard", "wandb",
           "diagnostics", "reuse_fakes")
@@ -277,7 +283,7 @@ def _validate(cfg: Config) -> None:
     for name, allowed in (("g_optimizer", OPTIMIZERS), ("d_optimizer", OPTIMIZERS), ("upsample", UPSAMPLING),
                           ("metrics_extractor", EXTRACTORS), ("model", MODELS), ("recon_loss", RECON_LOSSES),
                           ("mixed_precision", PRECISIONS), ("distribute", DISTRIBUTE),
-                          ("conditioning", CONDITIONING)):
+                          ("conditioning", CONDITIONING), ("d_norm", D_NORMS), ("g_to_image", TO_IMAGE)):
         if getattr(cfg, name) not in allowed:
             _fail(name, getattr(cfg, name), f"one of {list(allowed)}")
     if cfg.jit_compile is not None and not isinstance(cfg.jit_compile, bool):
@@ -295,6 +301,11 @@ def _validate(cfg: Config) -> None:
                       f"0 with loss={cfg.loss!r}: label tricks need a label-based loss {list(LABEL_LOSSES)}")
     if cfg.image_size not in IMAGE_SIZES or isinstance(cfg.image_size, bool):
         _fail("image_size", cfg.image_size, f"one of {list(IMAGE_SIZES)} (the sizes the DCGAN models build)")
+    if cfg.model == "vae" and cfg.image_size == 64:
+        _fail("image_size", cfg.image_size, "28 or 32 for model='vae' (the VAE builds those sizes)")
+    if cfg.sgd_momentum >= 1.0:
+        _fail("sgd_momentum", cfg.sgd_momentum, "a momentum in [0, 1), such as 0.9")
+
     if cfg.channels not in CHANNELS or isinstance(cfg.channels, bool):
         _fail("channels", cfg.channels, f"one of {list(CHANNELS)}")
     if cfg.profile not in PROFILES:
@@ -337,17 +348,35 @@ def resolve_profile(profile: str | None = None) -> str:
     return chosen
 
 
-def for_profile(profile: str | None = None, base: Config | None = None, **overrides: Any) -> Config:
-    """A config for a profile: ``base`` (or defaults), then the profile's settings, then ``overrides``.
+def for_profile(profile: str | None = None, base: Config | None = None, recipe: str | None = None,
+                **overrides: Any) -> Config:
+    """A config for a profile: ``base`` (or defaults), the profile's settings, a named recipe
+    (``gan_kit.recipes``), then ``overrides``.
 
-    Fields that fix the image shape follow the dataset when not overridden.
+    Without ``recipe``, ``quick`` applies the one ``recipes.QUICK_RECIPES`` names for the dataset (if
+    any). A recipe sets the algorithm and may set the batch and image size; under ``smoke`` the
+    profile's tiny budget is applied again after it, so a smoke run stays a code check. Fields that
+    fix the image shape follow the dataset when not overridden.
+
+    Raises:
+        ConfigError: for an unknown profile or recipe, or a resulting value out of range.
     """
+    from .recipes import QUICK_RECIPES, RECIPES
+
     concrete = resolve_profile(profile)
     values = (base or Config()).to_dict()
+    dataset = overrides.get("dataset", values["dataset"])
     if "dataset" in overrides and overrides["dataset"] in NATIVE_SHAPES:
         size, ch = NATIVE_SHAPES[overrides["dataset"]]
         values["image_size"], values["channels"] = size, ch
     values.update(PROFILE_SETTINGS[concrete])
+    chosen = recipe if recipe is not None else (QUICK_RECIPES.get(dataset) if concrete == "quick" else None)
+    if chosen is not None:
+        if chosen not in RECIPES:
+            raise ConfigError(f"Unknown recipe {chosen!r}. Valid recipes: {sorted(RECIPES)}.")
+        values.update(RECIPES[chosen])
+        if concrete == "smoke":
+            values.update(PROFILE_SETTINGS["smoke"])
     values.update(overrides)
     values["profile"] = concrete
     return Config.from_dict(values)
@@ -361,6 +390,7 @@ def default_profile_settings() -> dict[str, dict[str, Any]]:
 __all__ = [
     "CHANNELS",
     "DATASET_NAMES",
+    "D_NORMS",
     "IMAGE_SIZES",
     "LOSS_NAMES",
     "OPTIMIZERS",

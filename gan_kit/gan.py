@@ -20,7 +20,7 @@ from .models import build_models, precision
 HISTORY_COLUMNS = ["g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time"]
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
-__all__ = ["GAN", "HISTORY_COLUMNS", "build_gan", "compile_gan", "make_optimizer"]
+__all__ = ["GAN", "HISTORY_COLUMNS", "build_gan", "compile_gan", "config_optimizers", "make_optimizer"]
 
 
 class GAN(keras.Model):
@@ -316,23 +316,28 @@ class GAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
-def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: float = 0.999):
-    """``adam`` (with the betas), plain ``sgd``, or ``rmsprop``; the betas apply to Adam only."""
+def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: float = 0.999,
+                   momentum: float = 0.0) -> keras.optimizers.Optimizer:
+    """``adam`` (with the betas), ``sgd`` (with ``momentum``; Nesterov-free, as in story 5's experiments) or
+    ``rmsprop``; the betas apply to Adam only."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
-    raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: ['adam', 'rmsprop', 'sgd'].")
+    raise ValueError(f"Unknown optimizer {name!r}. Valid optimizers: {sorted(OPTIMIZERS)}.")
+
+
+def config_optimizers(config: Config) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """G's and D's optimizers as the config says (``g_optimizer``/``d_optimizer``, their rates, betas, momentum)."""
+    return (make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2, config.sgd_momentum),
+            make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2, config.sgd_momentum))
 
 
 def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
     """Compile ``gan`` with the config's optimizers, loss and tricks and the runtime's fast path."""
-    optimizers = [
-        make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-        make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
-    ]
+    optimizers = list(config_optimizers(config))
     if runtime["mixed_precision"] == "mixed_float16":
         optimizers = [keras.optimizers.LossScaleOptimizer(o) for o in optimizers]
     gan.runtime = runtime

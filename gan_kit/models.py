@@ -16,7 +16,9 @@ from keras import layers
 if TYPE_CHECKING:
     from .config import Config
 
-SUPPORTED_SIZES = {28: 7, 32: 4}  # image size -> side of the first feature map
+SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}  # image size -> side of the first feature map
+UPSAMPLINGS = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 steps from the first feature map
+D_NORMS = ("batch", "layer", "none")
 SUPPORTED_CHANNELS = (1, 3)
 CONDITIONINGS = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
@@ -60,7 +62,7 @@ def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
     if h != w or h not in SUPPORTED_SIZES:
         raise ValueError(
             f"The DCGAN models build square images of size {sorted(SUPPORTED_SIZES)}. "
-            f"Received: image_shape={image_shape}. Resize the data (config image_size) to 28 or 32."
+            f"Received: image_shape={image_shape}. Resize the data (config image_size) to 28, 32 or 64."
         )
     if c not in SUPPORTED_CHANNELS:
         raise ValueError(f"channels must be 1 or 3. Received: image_shape={image_shape}.")
@@ -99,23 +101,29 @@ def build_generator(
     refine: bool = True,
     upsample: str = "transpose",
     name: str = "generator",
+    to_image: str = "conv",
 ) -> keras.Sequential:
     """DCGAN generator: Dense to a small feature map, stride-2 transposed convs, tanh output.
 
     For 32x32: Dense to 4x4x(8*width), then three upsamplings (8, 16, 32) with
-    4w, 2w, w filters; for 28x28: 7x7x(4*width), then two (14, 28) with 2w, w.
+    4w, 2w, w filters; for 28x28: 7x7x(4*width), then two (14, 28) with 2w, w; for
+    64x64: 4x4x(16*width), then four (8, 16, 32, 64) with 8w, 4w, 2w, w.
     With ``refine`` a 3x3 conv follows each upsampling (the story-1 assignment).
     ``upsample="resize"`` replaces each 4x4 stride-2 transposed conv by nearest-neighbour
     resizing and a 3x3 conv, which avoids checkerboard artifacts (Odena et al. 2016).
-    Every hidden layer has BatchNorm + LeakyReLU(0.2).
+    Every hidden layer has BatchNorm + LeakyReLU(0.2). ``to_image="conv"`` ends with a 3x3
+    conv to the image channels; ``"transpose"`` makes the last upsampling itself produce the
+    image (Radford et al.'s 64x64 generator: 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128 -> 64x64x3
+    for width 64).
 
     Args:
         latent_dim: size of the noise vector z.
-        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        image_shape: (size, size, channels) with size 28, 32 or 64 and channels 1 or 3.
         width: base number of feature maps (64 in the assignment).
         refine: add a 3x3 stride-1 conv after each upsampling.
         upsample: ``"transpose"`` (stride-2 transposed conv) or ``"resize"`` (resize + conv).
         name: Keras model name.
+        to_image: ``"conv"`` or ``"transpose"`` (see above).
 
     Returns:
         A ``keras.Sequential`` mapping (batch, latent_dim) to images in [-1, 1].
@@ -123,10 +131,14 @@ def build_generator(
     size, _, channels = _check_shape(image_shape)
     if upsample not in ("transpose", "resize"):
         raise ValueError(f"upsample must be 'transpose' or 'resize'. Received: upsample={upsample!r}.")
+    if to_image not in ("conv", "transpose"):
+        raise ValueError(f"to_image must be 'conv' or 'transpose'. Received: to_image={to_image!r}.")
     base = SUPPORTED_SIZES[size]
-    n_up = 3 if size == 32 else 2
+    n_up = UPSAMPLINGS[size]
     filters = [width * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 4w, 2w, w
     start = width * 2**n_up
+    if to_image == "transpose":  # the last upsampling makes the image itself: one hidden block fewer
+        filters = filters[:-1]
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(latent_dim,), name="z"))
     model.add(layers.Dense(base * base * start, use_bias=False, name="project"))
@@ -145,7 +157,10 @@ def build_generator(
             model.add(layers.Conv2D(f, 3, padding="same", use_bias=False, name=f"refine{i + 1}"))
             model.add(layers.BatchNormalization(name=f"refine{i + 1}_bn"))
             model.add(layers.LeakyReLU(0.2, name=f"refine{i + 1}_act"))
-    model.add(layers.Conv2D(channels, 3, padding="same", name="to_image"))
+    if to_image == "transpose":
+        model.add(layers.Conv2DTranspose(channels, 4, strides=2, padding="same", name="to_image"))
+    else:
+        model.add(layers.Conv2D(channels, 3, padding="same", name="to_image"))
     model.add(layers.Activation("tanh", dtype="float32", name="tanh"))
     return model
 
@@ -157,21 +172,26 @@ def build_discriminator(
     spectral_norm: bool = False,
     minibatch_std: bool = False,
     name: str = "discriminator",
+    norm: str = "batch",
 ) -> keras.Sequential:
-    """DCGAN discriminator: stride-2 convs with LeakyReLU, Dropout and BatchNorm, one logit out.
+    """DCGAN discriminator: stride-2 convs with LeakyReLU, Dropout and a normalisation, one logit out.
 
     With ``spectral_norm`` every conv and the output layer are wrapped in Keras'
     ``SpectralNormalization`` (Miyato et al. 2018), which bounds D's Lipschitz
-    constant; BatchNorm is then left out, as in the paper. ``minibatch_std`` adds
-    a ``MinibatchStdDev`` feature map before the output layer.
+    constant; BatchNorm is then left out, as in the paper. ``norm`` is the normalisation
+    after every conv but the first: ``"batch"`` (DCGAN), ``"layer"`` (LayerNormalization,
+    which WGAN-GP's critic uses because BatchNorm couples the examples the gradient penalty
+    treats separately) or ``"none"``. ``minibatch_std`` adds a ``MinibatchStdDev`` feature map
+    before the output layer.
 
     Args:
-        image_shape: (size, size, channels) with size 28 or 32 and channels 1 or 3.
+        image_shape: (size, size, channels) with size 28, 32 or 64 and channels 1 or 3.
         width: filters of the first conv; doubled at each following conv.
         dropout: dropout rate after each conv block (0 disables it).
         spectral_norm: spectrally normalise the weights of every conv and dense layer.
         minibatch_std: append a minibatch standard-deviation feature map.
         name: Keras model name.
+        norm: ``"batch"``, ``"layer"`` or ``"none"`` (``"batch"`` means none with ``spectral_norm``).
 
     Returns:
         A ``keras.Sequential`` mapping images in [-1, 1] to raw logits of shape (batch, 1).
@@ -179,13 +199,19 @@ def build_discriminator(
     size, _, _ = _check_shape(image_shape)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
-    n_down = 3 if size == 32 else 2
+    if norm not in D_NORMS:
+        raise ValueError(f"norm must be one of {list(D_NORMS)}. Received: norm={norm!r}.")
+    if spectral_norm and norm == "batch":
+        norm = "none"
+    n_down = UPSAMPLINGS[size]
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=tuple(image_shape), name="image"))
     for i in range(n_down):
         model.add(_sn(layers.Conv2D(width * 2**i, 4, strides=2, padding="same", name=f"down{i + 1}"), spectral_norm))
-        if i > 0 and not spectral_norm:
+        if i > 0 and norm == "batch":
             model.add(layers.BatchNormalization(name=f"down{i + 1}_bn"))
+        elif i > 0 and norm == "layer":
+            model.add(layers.LayerNormalization(name=f"down{i + 1}_ln"))
         model.add(layers.LeakyReLU(0.2, name=f"down{i + 1}_act"))
         if dropout > 0:
             model.add(layers.Dropout(dropout, name=f"down{i + 1}_drop"))
@@ -198,9 +224,11 @@ def build_discriminator(
 
 def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:
     """Generator and discriminator as the config describes them."""
-    generator = build_generator(config.latent_dim, config.image_shape, config.g_width, config.refine, config.upsample)
+    generator = build_generator(config.latent_dim, config.image_shape, config.g_width, config.refine, config.upsample,
+                                to_image=config.g_to_image)
     discriminator = build_discriminator(
-        config.image_shape, config.d_width, config.d_dropout, config.spectral_norm, config.minibatch_std
+        config.image_shape, config.d_width, config.d_dropout, config.spectral_norm, config.minibatch_std,
+        norm=config.d_norm,
     )
     return generator, discriminator
 
@@ -215,6 +243,7 @@ def build_conditional_generator(
     refine: bool = True,
     upsample: str = "transpose",
     name: str = "generator",
+    to_image: str = "conv",
 ) -> keras.Model:
     """Class-conditional DCGAN generator (Mirza & Osindero 2014): z joined with the one-hot label.
 
@@ -229,7 +258,7 @@ def build_conditional_generator(
 
     Args:
         num_classes: number of classes (labels 0 .. num_classes - 1).
-        latent_dim, image_shape, width, refine, upsample: as in ``build_generator``.
+        latent_dim, image_shape, width, refine, upsample, to_image: as in ``build_generator``.
         name: Keras model name.
 
     Returns:
@@ -243,7 +272,8 @@ def build_conditional_generator(
     label = keras.Input(shape=(), dtype="int32", name="label")
     one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
     joined = layers.Concatenate(name="joined")([z, one_hot])
-    body = build_generator(latent_dim + num_classes, image_shape, width, refine, upsample, name="generator_body")
+    body = build_generator(latent_dim + num_classes, image_shape, width, refine, upsample, name="generator_body",
+                           to_image=to_image)
     return keras.Model([z, label], body(joined), name=name)
 
 
@@ -256,6 +286,7 @@ def build_conditional_discriminator(
     minibatch_std: bool = False,
     conditioning: str = "projection",
     name: str = "discriminator",
+    norm: str = "batch",
 ) -> keras.Model:
     """Class-conditional discriminator from ``build_discriminator``'s conv blocks.
 
@@ -272,7 +303,7 @@ def build_conditional_discriminator(
 
     Args:
         num_classes: number of classes.
-        image_shape, width, dropout, spectral_norm, minibatch_std: as in ``build_discriminator``.
+        image_shape, width, dropout, spectral_norm, minibatch_std, norm: as in ``build_discriminator``.
         conditioning: ``"projection"`` or ``"acgan"``.
         name: Keras model name.
 
@@ -284,7 +315,8 @@ def build_conditional_discriminator(
     if int(num_classes) < 2:
         raise ValueError(f"A conditional discriminator needs num_classes >= 2. Received: num_classes={num_classes}.")
     num_classes = int(num_classes)
-    body = build_discriminator(image_shape, width, dropout, spectral_norm, minibatch_std, name="discriminator_body")
+    body = build_discriminator(image_shape, width, dropout, spectral_norm, minibatch_std, name="discriminator_body",
+                               norm=norm)
     body.pop()  # drop the logit layer: the body ends at the flattened features phi(x)
     feature_dim = int(body.outputs[0].shape[-1])
 
@@ -306,13 +338,12 @@ def build_conditional_discriminator(
 def build_conditional_models(config: Config, num_classes: int) -> tuple[keras.Model, keras.Model]:
     """Conditional generator and discriminator as the config describes them (``config.conditioning``)."""
     generator = build_conditional_generator(num_classes, config.latent_dim, config.image_shape, config.g_width,
-                                            config.refine, config.upsample)
+                                            config.refine, config.upsample, to_image=config.g_to_image)
     discriminator = build_conditional_discriminator(
         num_classes, config.image_shape, config.d_width, config.d_dropout, config.spectral_norm,
-        config.minibatch_std, config.conditioning,
+        config.minibatch_std, config.conditioning, norm=config.d_norm,
     )
     return generator, discriminator
-
 
 
 # ------------------------------------------------------------------ the VAE's encoder and decoder (notebook 05)

@@ -38,7 +38,7 @@ from . import checkpoints, devices, runs
 from .checkpoints import ResumeError, fixed_noise
 from .conditional import build_conditional_gan
 from .config import Config
-from .gan import GAN, build_gan, make_optimizer
+from .gan import GAN, build_gan, config_optimizers, make_optimizer
 from .images import save_gif
 from .models import build_models
 from .runs import Run, load_generator
@@ -130,9 +130,8 @@ def build_step_model(config: Config, runtime: dict[str, Any] | None = None, *, t
     _check_networks(config, generator, discriminator)
     model = StepModel(generator, discriminator, config.latent_dim, train_step, seed=config.seed, name="step_model")
     model.runtime = runtime
-    model.compile(make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
-                  make_optimizer(config.d_optimizer, config.d_lr, config.d_beta1, config.d_beta2),
-                  jit_compile=runtime["jit_compile"], steps_per_execution=runtime["steps_per_execution"])
+    model.compile(*config_optimizers(config), jit_compile=runtime["jit_compile"],
+                  steps_per_execution=runtime["steps_per_execution"])
     return model
 
 

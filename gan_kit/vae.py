@@ -311,7 +311,7 @@ def build_vae(config: Config, runtime: dict[str, Any] | None = None) -> VAE:
               seed=config.seed, name="vae")
     runtime = runtime or {"jit_compile": False, "steps_per_execution": 1}
     vae.runtime = runtime
-    vae.compile(make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2),
+    vae.compile(make_optimizer(config.g_optimizer, config.g_lr, config.g_beta1, config.g_beta2, config.sgd_momentum),
                 jit_compile=runtime["jit_compile"], steps_per_execution=runtime["steps_per_execution"])
     return vae
 

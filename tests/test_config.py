@@ -1,7 +1,9 @@
+import dataclasses
 import json
 
 import pytest
 
+import gan_kit
 from gan_kit.config import PROFILE_SETTINGS, Config, ConfigError, for_profile, resolve_profile
 
 
@@ -38,7 +40,7 @@ def test_json_round_trip(tmp_path):
         ("label_smoothing", 0.7),
         ("dataset", "cifar11"),
         ("loss", "banana"),
-        ("image_size", 64),
+        ("image_size", 48),
         ("channels", 2),
         ("profile", "fast"),
         ("seed", -3),
@@ -103,3 +105,40 @@ def test_profiles(monkeypatch):
 def test_diff():
     a, b = Config(), Config(epochs=3)
     assert a.diff(b) == {"epochs": (50, 3)}
+
+
+# ----------------------------------------------------------------- named recipes
+def test_each_recipe_is_its_sources_settings():
+    from gan_kit import recipes
+
+    wgan = gan_kit.for_profile("full", recipe="wgan_gp")
+    assert (wgan.loss, wgan.gp_weight, wgan.n_critic, wgan.d_norm) == ("wasserstein", 10.0, 5, "layer")
+    assert (wgan.g_lr, wgan.d_lr, wgan.g_beta1, wgan.d_beta1, wgan.g_beta2, wgan.d_beta2) == (1e-4, 1e-4, 0, 0, .9, .9)
+    sngan = gan_kit.for_profile("full", recipe="sngan")
+    assert sngan.spectral_norm and sngan.loss == "hinge" and (sngan.g_lr, sngan.g_beta1, sngan.g_beta2) == (2e-4, 0, .9)
+    paper = gan_kit.for_profile("full", recipe="dcgan_paper")
+    assert (paper.image_size, paper.batch_size, paper.g_lr, paper.g_beta1, paper.refine, paper.d_dropout) == (
+        64, 128, 2e-4, 0.5, False, 0.0)
+    assignment = gan_kit.for_profile("full", recipe="assignment")
+    assert assignment.to_dict() == gan_kit.for_profile("full").to_dict()  # story 1 is the kit's default
+    assert set(recipes.RECIPES) == {"assignment", "dcgan_paper", "sngan", "wgan_gp", "fast_cpu"}
+    for name in recipes.RECIPES:
+        assert set(recipes.recipe(name)) <= {f.name for f in dataclasses.fields(gan_kit.Config)}
+
+
+def test_recipes_keep_smoke_tiny_and_overrides_win():
+    smoke = gan_kit.for_profile("smoke", recipe="dcgan_paper", dataset="cifar10")
+    assert smoke.image_size == 64 and smoke.epochs == 2 and smoke.g_width == 8 and smoke.batch_size == 64
+    assert gan_kit.for_profile("full", recipe="wgan_gp", n_critic=2).n_critic == 2
+    with pytest.raises(ConfigError, match="Unknown recipe 'nope'.*wgan_gp"):
+        gan_kit.for_profile("smoke", recipe="nope")
+
+
+def test_new_fields_are_validated():
+    with pytest.raises(ConfigError, match="d_norm"):
+        gan_kit.Config(d_norm="group")
+    with pytest.raises(ConfigError, match="sgd_momentum"):
+        gan_kit.Config(sgd_momentum=1.0)
+    with pytest.raises(ConfigError, match="image_size.*vae"):
+        gan_kit.Config(model="vae", image_size=64)
+    assert gan_kit.Config(image_size=64).image_shape == (64, 64, 3)

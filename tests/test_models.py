@@ -5,7 +5,7 @@ from gan_kit.config import for_profile
 from gan_kit.models import build_discriminator, build_generator, build_models
 
 
-@pytest.mark.parametrize("shape", [(32, 32, 3), (32, 32, 1), (28, 28, 1), (28, 28, 3)])
+@pytest.mark.parametrize("shape", [(32, 32, 3), (32, 32, 1), (28, 28, 1), (28, 28, 3), (64, 64, 3), (64, 64, 1)])
 def test_shapes(shape):
     g = build_generator(16, shape, width=8)
     d = build_discriminator(shape, width=8)
@@ -41,7 +41,7 @@ def test_dropout_switch():
     assert not any(layer.__class__.__name__ == "Dropout" for layer in no_drop.layers)
 
 
-@pytest.mark.parametrize("shape", [(64, 64, 3), (32, 28, 3), (32, 32, 2), (32, 32)])
+@pytest.mark.parametrize("shape", [(48, 48, 3), (32, 28, 3), (32, 32, 2), (32, 32)])
 def test_unbuildable_shapes_explain(shape):
     with pytest.raises(ValueError, match="image_shape"):
         build_generator(16, shape)
@@ -52,3 +52,30 @@ def test_build_models_from_config():
     g, d = build_models(cfg)
     assert g.output_shape == (None, 28, 28, 1)
     assert d.output_shape == (None, 1)
+
+
+def test_64_pixel_models_follow_the_dcgan_paper():
+    from keras import layers
+
+    g = build_generator(100, (64, 64, 3), width=64, refine=False, to_image="transpose")
+    shapes = [tuple(layer.output.shape[1:]) for layer in g.layers if isinstance(layer, layers.Conv2DTranspose)]
+    assert shapes == [(8, 8, 512), (16, 16, 256), (32, 32, 128), (64, 64, 3)]  # Radford et al.'s Figure 1
+    assert tuple(g.layers[3].output.shape[1:]) == (4, 4, 1024)
+    d = build_discriminator((64, 64, 3), width=64, dropout=0.0)
+    convs = [tuple(layer.output.shape[1:]) for layer in d.layers if isinstance(layer, layers.Conv2D)]
+    assert convs == [(32, 32, 64), (16, 16, 128), (8, 8, 256), (4, 4, 512)]
+    assert d.output_shape == (None, 1)
+
+
+def test_the_discriminator_normalisation_is_the_configured_one():
+    from keras import layers
+
+    kinds = {norm: {type(layer).__name__ for layer in build_discriminator((32, 32, 3), 8, norm=norm).layers}
+             for norm in ("batch", "layer", "none")}
+    assert "BatchNormalization" in kinds["batch"] and "LayerNormalization" not in kinds["batch"]
+    assert "LayerNormalization" in kinds["layer"] and "BatchNormalization" not in kinds["layer"]
+    assert not {"BatchNormalization", "LayerNormalization"} & kinds["none"]
+    spectral = build_discriminator((32, 32, 3), 8, spectral_norm=True)
+    assert not any(isinstance(layer, layers.BatchNormalization) for layer in spectral.layers)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        build_discriminator((32, 32, 3), 8, norm="group")

@@ -1,0 +1,61 @@
+"""Named recipes: sets of config values from a paper or a measurement, applied with
+``for_profile(..., recipe=name)`` or ``python -m gan_kit train --recipe name``.
+
+A recipe fixes the algorithm (losses, optimizers, normalisation, tricks) and, where its source
+fixes them, the batch size and the image size; the profile fixes the budget (epochs, examples,
+widths). Each entry names its source. ``QUICK_RECIPES`` is the recipe the ``quick`` profile uses
+per dataset when none is asked for (measured by ``python -m gan_kit bench --quality``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # Story 1's assignment exactly: the kit's defaults (DCGAN with 3x3 refinement convs after each
+    # upsampling, BCE from logits, Adam(1e-4, beta1=0.5) for both, batch 256, 100-d noise, 50 epochs,
+    # a grid every 10 epochs).
+    "assignment": {"loss": "bce", "g_lr": 1e-4, "d_lr": 1e-4, "g_beta1": 0.5, "d_beta1": 0.5, "g_beta2": 0.999,
+                   "d_beta2": 0.999, "batch_size": 256, "latent_dim": 100, "refine": True, "d_dropout": 0.3,
+                   "d_norm": "batch", "epochs": 50, "sample_every": 10, "g_optimizer": "adam", "d_optimizer": "adam"},
+    # Radford, Metz & Chintala 2016, "Unsupervised representation learning with deep convolutional GANs":
+    # 64x64 images, four stride-2 (transposed) convolutions, the last producing the image, BatchNorm in
+    # both networks (not on D's input layer nor G's output), LeakyReLU(0.2) in D, no dropout, Adam(2e-4,
+    # beta1=0.5), batch 128, 100-d noise.
+    "dcgan_paper": {"loss": "bce", "g_lr": 2e-4, "d_lr": 2e-4, "g_beta1": 0.5, "d_beta1": 0.5, "g_beta2": 0.999,
+                    "d_beta2": 0.999, "batch_size": 128, "latent_dim": 100, "image_size": 64, "refine": False,
+                    "g_to_image": "transpose", "d_dropout": 0.0, "d_norm": "batch", "g_optimizer": "adam",
+                    "d_optimizer": "adam"},
+    # Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral normalization for GANs": spectral norm on every
+    # layer of D (no BatchNorm), the hinge loss, Adam(2e-4, beta1=0, beta2=0.9), one D step per G step
+    # (their n_dis=1 setting for Adam with these betas), batch 64.
+    "sngan": {"loss": "hinge", "spectral_norm": True, "d_norm": "none", "g_lr": 2e-4, "d_lr": 2e-4, "g_beta1": 0.0,
+              "d_beta1": 0.0, "g_beta2": 0.9, "d_beta2": 0.9, "n_critic": 1, "batch_size": 64, "d_dropout": 0.0,
+              "g_optimizer": "adam", "d_optimizer": "adam"},
+    # Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville 2017, "Improved training of Wasserstein GANs":
+    # the Wasserstein critic loss with a gradient penalty of weight 10, 5 critic steps per G step,
+    # Adam(1e-4, beta1=0, beta2=0.9), no BatchNorm in the critic (they suggest layer normalisation),
+    # batch 64.
+    "wgan_gp": {"loss": "wasserstein", "gradient_penalty": 10.0, "n_critic": 5, "d_norm": "layer",
+                "spectral_norm": False, "g_lr": 1e-4, "d_lr": 1e-4, "g_beta1": 0.0, "d_beta1": 0.0, "g_beta2": 0.9,
+                "d_beta2": 0.9, "batch_size": 64, "d_dropout": 0.0, "g_optimizer": "adam", "d_optimizer": "adam"},
+    # The best found for a 2-core CPU budget (see README, "Quality per CPU-minute"): filled in by measurement.
+    "fast_cpu": {"loss": "bce", "g_lr": 2e-4, "d_lr": 2e-4, "g_beta1": 0.5, "d_beta1": 0.5, "batch_size": 64,
+                 "g_optimizer": "adam", "d_optimizer": "adam"},
+}
+QUICK_RECIPES: dict[str, str] = {}
+"""dataset -> the recipe ``quick`` applies when none is given (datasets not listed keep the kit's defaults)."""
+
+__all__ = ["QUICK_RECIPES", "RECIPES", "recipe"]
+
+
+def recipe(name: str) -> dict[str, Any]:
+    """A copy of the recipe's config values.
+
+    Raises:
+        KeyError: for an unknown name, listing the valid ones.
+    """
+    try:
+        return dict(RECIPES[name])
+    except KeyError:
+        raise KeyError(f"Unknown recipe {name!r}. Valid recipes: {sorted(RECIPES)}.") from None
