@@ -1,16 +1,16 @@
-"""Issue 6: every run's scalars and sample grids in TensorBoard, and optional W&B logging (offline).
+"""Every run's scalars and sample grids in TensorBoard, and W&B logging (offline, with the real ``wandb`` package).
 
-One tiny real training (digits, widths 8, two epochs of two steps) runs with TensorBoard on
-and with a stand-in ``wandb`` module that records its calls; the TensorBoard events are read
-back with TensorBoard's own reader, the way its dashboards read them.
+One tiny real training (digits, widths 8, two epochs of two steps) runs with TensorBoard and W&B
+on; the TensorBoard events are read back with TensorBoard's own reader, the way its dashboards read
+them, and the W&B run from the offline log ``wandb sync`` would upload.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -24,34 +24,30 @@ from gan_kit.config import for_profile
 SCALARS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time")
 
 
-class _FakeImage:
-    def __init__(self, data, caption=None):
-        self.data, self.caption = data, caption
+def _wandb_records(run_dir: Path) -> list:
+    """The records of a run's offline W&B log (``<run>/wandb/offline-run-*/run-*.wandb``), decoded with wandb's own
+    protobuf messages. The file is W&B's transaction log: a 7-byte header, then LevelDB-style records in blocks of
+    32 KiB (4-byte checksum, 2-byte length, 1-byte type: full, first, middle or last piece)."""
+    import struct
 
+    from wandb.proto import wandb_internal_pb2
 
-class _FakeRun:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def log(self, data, step=None):
-        self.calls.append(("log", {"data": dict(data), "step": step}))
-
-    def finish(self):
-        self.calls.append(("finish", {}))
-
-
-def _fake_wandb() -> types.ModuleType:
-    """A module standing in for ``wandb``: ``init`` returns a run whose ``log``/``finish`` calls are recorded."""
-    module = types.ModuleType("wandb")
-    module.calls = []
-
-    def init(**kwargs):
-        module.calls.append(("init", kwargs))
-        return _FakeRun(module.calls)
-
-    module.init = init
-    module.Image = _FakeImage
-    return module
+    (path,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
+    raw, pos, pieces, records = path.read_bytes(), 7, b"", []
+    while pos + 7 <= len(raw):
+        if 32768 - pos % 32768 < 7:  # a block's tail too short for a record header is padding
+            pos += 32768 - pos % 32768
+            continue
+        _, length, kind = struct.unpack("<IHB", raw[pos : pos + 7])
+        if length == kind == 0:
+            break
+        data, pos = raw[pos + 7 : pos + 7 + length], pos + 7 + length
+        pieces = data if kind in (1, 2) else pieces + data
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pieces)
+            records.append(record)
+    return records
 
 
 def _tiny(tmp_path, **kw):
@@ -64,14 +60,13 @@ def _tiny(tmp_path, **kw):
 
 @pytest.fixture(scope="module")
 def tracked_run(tmp_path_factory):
-    """A two-epoch run with TensorBoard on and W&B on (through the stand-in module, $WANDB_MODE unset)."""
+    """A two-epoch run with TensorBoard on and W&B on ($WANDB_MODE unset: the kit's default, offline)."""
     root = tmp_path_factory.mktemp("tracking")
-    fake = _fake_wandb()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(sys.modules, "wandb", fake)
         mp.delenv("WANDB_MODE", raising=False)
+        mp.setenv("WANDB_SILENT", "true")
         run = gan_kit.train(_tiny(root, wandb=True), verbose=0)
-    return run, fake.calls
+    return run
 
 
 def _accumulator(log_dir: Path):
@@ -86,7 +81,7 @@ def test_tensorboard_events_hold_every_scalar_series_and_the_sample_grids(tracke
     from PIL import Image
     from tensorboard.util import tensor_util
 
-    run, _ = tracked_run
+    run = tracked_run
     assert run.status == "finished"
     log_dir = run.path / runs.TENSORBOARD_DIR
     assert list(log_dir.glob("events.out.tfevents*")), "no event file in <run>/tensorboard"
@@ -114,7 +109,7 @@ def test_tensorboard_logdir_of_all_runs_finds_the_run(tracked_run):
     """``tensorboard --logdir outputs/runs`` sees each run's events as one run to compare."""
     from tensorboard.backend.event_processing import plugin_event_multiplexer
 
-    run, _ = tracked_run
+    run = tracked_run
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={"tensors": 0})
     multiplexer.AddRunsFromDirectory(str(run.path.parent))
     multiplexer.Reload()
@@ -124,32 +119,39 @@ def test_tensorboard_logdir_of_all_runs_finds_the_run(tracked_run):
 
 
 def test_wandb_logs_scalars_and_grids_offline_in_the_run_folder(tracked_run):
-    run, calls = tracked_run
-    kinds = [kind for kind, _ in calls]
-    assert kinds == ["init", "log", "log", "finish"]
-    init = calls[0][1]
-    assert init["mode"] == "offline"  # no network unless $WANDB_MODE says otherwise
-    assert init["dir"] == str(run.path) and init["name"] == run.path.name and init["resume"] == "allow"
-    assert init["config"] == run.config.to_dict()
+    run = tracked_run
+    (offline,) = run.path.glob("wandb/offline-run-*")  # offline: nothing left the machine; `wandb sync` uploads it
+    records = _wandb_records(run.path)
+    kinds = [r.WhichOneof("record_type") for r in records]
+    assert "run" in kinds and "exit" in kinds
+    (run_record,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
+    assert run_record.run_id == tracking._wandb_id(run.path.name) and run_record.display_name == run.path.name
+    config = {item.key: item.value_json for item in run_record.config.update}
+    assert float(config["d_lr"]) == run.config.d_lr and config["dataset"] == '"digits"'
+    rows = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
+            for r in records if r.WhichOneof("record_type") == "history"]
     history = runs.load_history(run.path)
-    for i, (_, entry) in enumerate(calls[1:3]):
-        assert entry["step"] == i + 1
-        data = entry["data"]
+    assert [int(row["_step"]) for row in rows] == [1, 2]  # one W&B step per epoch, as history.csv
+    for i, row in enumerate(rows):
         for tag in SCALARS:
-            assert math.isclose(data[tag], history[tag][i], rel_tol=1e-6), tag
-        assert isinstance(data["samples"], _FakeImage)
-        assert Path(data["samples"].data) == run.path / runs.SAMPLES_DIR / f"epoch_{i + 1:04d}.png"
+            assert math.isclose(float(row[tag]), history[tag][i], rel_tol=1e-6), tag
+        image = offline / "files" / json.loads(row["samples/path"])
+        assert image.is_file() and image.read_bytes() == (run.path / runs.SAMPLES_DIR / f"epoch_{i + 1:04d}.png"
+                                                          ).read_bytes()
+        assert json.loads(row["samples/caption"]) == f"epoch {i + 1}"
 
 
 def test_wandb_mode_follows_the_environment(tmp_path, monkeypatch):
-    fake = _fake_wandb()
-    monkeypatch.setitem(sys.modules, "wandb", fake)
     monkeypatch.setenv("WANDB_MODE", "disabled")
-    logger = cbs.WandbLogger(tmp_path / "a run:with#odd?chars", {"d_lr": 1e-4})
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    run_dir = tmp_path / "a run:with#odd?chars"
+    run_dir.mkdir()
+    logger = cbs.WandbLogger(run_dir, {"d_lr": 1e-4})
     logger.on_train_begin()
-    init = fake.calls[0][1]
-    assert init["mode"] == "disabled"
-    assert init["id"] == "a-run-with-odd-chars" and init["name"] == "a run:with#odd?chars"
+    assert logger._run is not None and logger._run.disabled
+    logger.on_train_end()
+    assert not list(run_dir.glob("wandb/offline-run-*"))  # disabled: no run written
+    assert tracking._wandb_id("a run:with#odd?chars") == "a-run-with-odd-chars"
     long_id = tracking._wandb_id("x" * 200)
     assert len(long_id) <= 64 and long_id != tracking._wandb_id("x" * 201)
 
