@@ -6,7 +6,7 @@ STAMP       := $(VENV)/.installed
 PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
 CELL_TIMEOUT ?= 900
 
-.PHONY: help venv run-all test test-package lint bench handouts clean
+.PHONY: help venv run-all test test-package lint bench handouts release grade clean
 
 help:
 	@echo "make run-all   run every notebook with papermill into outputs/notebooks (PROFILE=$(PROFILE))"
@@ -14,6 +14,8 @@ help:
 	@echo "make lint      ruff"
 	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
 	@echo "make handouts  student notebooks with exercises stubbed (outputs/handouts)"
+	@echo "make release   the student release: outputs/release/ and outputs/release.zip"
+	@echo "make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1] [TIMEOUT=900] [NOTEBOOKS=01,02]"
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
@@ -46,3 +48,14 @@ clean:
 
 handouts: $(STAMP)
 	$(PY) -m gan_kit handouts
+
+release: $(STAMP)
+	$(PY) -m gan_kit release
+
+OUT      ?= outputs/grades
+JOBS     ?= 1
+TIMEOUT  ?= 900
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1]"; exit 2; }
+	$(PY) -m gan_kit grade "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS) --timeout $(TIMEOUT) \
+		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))

@@ -1,4 +1,4 @@
-"""Command line: ``python -m gan_kit {info,train,config,sweep,compare,eval,report,lab,bench,handouts}``.
+"""Command line: ``python -m gan_kit {info,train,config,sweep,compare,eval,report,lab,bench,handouts,release,grade}``.
 
 The top layer of the kit: every command calls the same functions as the notebooks.
 
@@ -79,6 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     handouts = sub.add_parser("handouts", help="student notebooks with the exercises stubbed")
     handouts.add_argument("--notebooks", default="notebooks")
     handouts.add_argument("--out", default="outputs/handouts")
+    release = sub.add_parser("release", help="the student release: handouts, package, README (folder and zip)")
+    release.add_argument("--out", default="outputs/release", help="release folder; the zip is FOLDER.zip")
+    grade = sub.add_parser("grade", help="run students' notebooks with the hidden tests: grades.csv, feedback")
+    grade.add_argument("submissions", help="a folder with one sub-folder of notebooks per student")
+    grade.add_argument("--out", default="outputs/grades", help="where grades.csv, summary.csv, feedback/ go")
+    grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each")
+    grade.add_argument("--timeout", type=float, default=900, help="seconds one notebook may run in all")
+    grade.add_argument("--notebooks", help="comma-separated notebook names or prefixes (default: all graded)")
     bench = sub.add_parser("bench", help="kit fit() vs a plain tf.function loop, GFLOP/s vs matmul")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--steps", type=int, default=5, help="train steps per timed repetition")
@@ -150,10 +158,24 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:14s} {where or 'not found offline'}")
             return 0
         if args.command == "handouts":
-            from .handouts import build_handouts
+            from .assignments.handouts import build_handouts
 
             written = build_handouts(args.notebooks, args.out)
             print(f"{len(written)} handout(s) in {args.out}")
+            return 0
+        if args.command == "release":
+            from .assignments.release import build_release
+
+            folder, archive = build_release(".", args.out)
+            print(f"student release: {folder} and {archive}")
+            return 0
+        if args.command == "grade":
+            from .assignments.grading import grade as grade_all
+
+            rows = grade_all(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
+                             only=_columns(args.notebooks or ""))
+            print(f"{len({r.student for r in rows})} student(s) graded: {Path(args.out) / 'grades.csv'}, "
+                  f"{Path(args.out) / 'summary.csv'}, {Path(args.out) / 'feedback'}")
             return 0
         if args.command == "bench":
             from .bench import MODELS, run_bench

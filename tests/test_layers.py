@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("tracking", "checkpoints", "callbacks"),
     ("training",),
     ("sweep", "lab"),
-    ("checks", "handouts"),
+    ("checks", "assignments"),
     ("bench", "__main__"),
 ]
 ANALYSIS = ("runs", "config", "diagnostics", "plotting", "records", "observations", "compare", "report")

@@ -1,0 +1,380 @@
+"""Autograding: ``python -m gan_kit grade SUBMISSIONS --out OUT``.
+
+``SUBMISSIONS`` holds one folder per student, each with that student's notebooks under their handout file names
+(``alice/02_dcgan_cifar10.ipynb``). The exercises and their points are the ``hidden-test`` cells of the solution
+notebooks (``notebooks/``). Each (student, notebook) is a job: a scratch copy (:mod:`.sandbox`) where the
+student's cells run under the smoke profile, followed by the hidden tests, in a process of its own
+(:mod:`.runner`) with a time limit for the whole notebook; ``jobs`` of them run at once.
+
+A hidden test's status: ``pass`` (its cell ran without an error: its points), ``fail`` (it raised ``CheckFailed``,
+``AssertionError`` or the stub's ``NotImplementedError``), ``error`` (any other exception, a kernel that died, a
+file that is not a notebook), ``timeout`` (the notebook's time limit was reached before or while the test ran),
+``missing`` (no such notebook). Nothing a submission does stops the batch.
+
+Writes ``OUT/grades.csv`` (student, notebook, exercise, points, max_points, status, message),
+``OUT/summary.csv`` (student, total, max_points) and ``OUT/feedback/<student>/<notebook>.html`` (the executed
+notebook, a table of the results first and each hidden test's output at the end).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import html
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import nbformat
+
+from .handouts import HiddenTest, clear_outputs, hidden_tests, solution_notebooks
+from .sandbox import Scratch, claimed_uid, make_scratch, privileges
+
+STATUSES = ("pass", "fail", "error", "timeout", "missing")
+FAILURES = {"CheckFailed", "AssertionError", "NotImplementedError"}
+GRADE_KEY = "gan_kit_grade"
+MAX_NOTEBOOK_BYTES = 50 * 2**20
+GRACE = 60  # seconds past the time limit before the grader kills a job that did not stop by itself
+MESSAGE_LINES, MESSAGE_CHARS = 4, 400
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of grades.csv."""
+
+    student: str
+    notebook: str
+    exercise: str
+    points: int
+    max_points: int
+    status: str
+    message: str
+
+
+COLUMNS = [f.name for f in fields(Row)]
+SUMMARY_COLUMNS = ["student", "total", "max_points"]
+
+
+def course_tests(notebooks_dir: str | Path = "notebooks", only: Iterable[str] | None = None) -> dict[str, list]:
+    """``{notebook file name: [HiddenTest, ...]}`` for the solution notebooks that have hidden tests; ``only``:
+    names or prefixes (``01``, ``02_dcgan``) to keep."""
+    wanted = [w.strip() for w in only or [] if w.strip()]
+    tests = {}
+    for path in solution_notebooks(notebooks_dir):
+        if wanted and not any(path.name == w or path.name.startswith(w) for w in wanted):
+            continue
+        found = hidden_tests(nbformat.read(path, as_version=4), path.name)
+        if found:
+            tests[path.name] = found
+    if wanted and not tests:
+        raise ValueError(f"no solution notebook with hidden tests matches {', '.join(wanted)} in {notebooks_dir}.")
+    return tests
+
+
+def _message(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    short = "\n".join(lines[:MESSAGE_LINES]) + ("\n..." if len(lines) > MESSAGE_LINES else "")
+    return short if len(short) <= MESSAGE_CHARS else short[: MESSAGE_CHARS - 3] + "..."
+
+
+def _rows(student: str, notebook: str, tests: list[HiddenTest], status: str, message: str) -> list[Row]:
+    return [Row(student, notebook, t.exercise, 0, t.points, status, message) for t in tests]
+
+
+def grading_notebook(submission: nbformat.NotebookNode, tests: list[HiddenTest]) -> tuple[nbformat.NotebookNode,
+                                                                                          list[int]]:
+    """The student's notebook, outputs cleared, with a heading and a code cell per hidden test appended; returns
+    it and the indexes of the hidden-test cells."""
+    notebook = nbformat.from_dict(json.loads(json.dumps(submission)))
+    for cell in notebook.cells:
+        clear_outputs(cell)
+    indexes = []
+    for test in tests:
+        notebook.cells.append(nbformat.v4.new_markdown_cell(
+            f"### Hidden test: `{test.exercise}` ({test.points} point{'s' if test.points != 1 else ''})"))
+        notebook.cells.append(nbformat.v4.new_code_cell(
+            test.source, metadata={GRADE_KEY: {"exercise": test.exercise, "points": test.points}}))
+        indexes.append(len(notebook.cells) - 1)
+    nbformat.validate(notebook)
+    return notebook, indexes
+
+
+def read_submission(path: Path) -> nbformat.NotebookNode:
+    """A submitted notebook; ``ValueError`` saying why when it is not one."""
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        raise ValueError(f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB, not a notebook")
+    try:
+        content = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    try:
+        if not isinstance(content, dict) or not isinstance(content.get("cells"), list):
+            raise ValueError("it has no list of cells")
+        notebook = nbformat.reads(json.dumps(content), as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # nbformat's reader and validator raise many types
+        raise ValueError(f"not a valid notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+    return notebook
+
+
+def hidden_test_rows(student: str, notebook: str, tests: list[HiddenTest], indexes: list[int], result: dict,
+              time_limit: float) -> list[Row]:
+    """The rows of a notebook's hidden tests from the runner's answer."""
+    cells = {int(k): v for k, v in result.get("cells", {}).items()}
+    rows = []
+    for test, index in zip(tests, indexes):
+        state = cells.get(index, {"status": "not-run", "reason": "error", "at": index})
+        status, message = "error", ""
+        if state["status"] == "ok":
+            status = "pass"
+        elif state["status"] == "error":
+            status = "fail" if state["ename"] in FAILURES else "error"
+            message = _message(f"{state['ename']}: {state['evalue']}" if state["evalue"] else state["ename"])
+        elif state["status"] == "timeout":
+            status, message = "timeout", f"this test was still running at the notebook's time limit ({time_limit:g} s)"
+        elif state["status"] == "dead":
+            message = "the kernel died while this test ran"
+        elif state.get("reason") == "timeout":
+            status = "timeout"
+            message = (f"the notebook's time limit ({time_limit:g} s) was reached in cell {state['at']} "
+                       "before this test ran")
+        elif state.get("reason") == "dead":
+            message = f"the kernel died in cell {state['at']}, before this test ran"
+        else:
+            message = _message(result.get("error") or "the grader could not run this test")
+        rows.append(Row(student, notebook, test.exercise, test.points if status == "pass" else 0, test.points,
+                        status, message))
+    return rows
+
+
+def _summary_cell(rows: list[Row]) -> nbformat.NotebookNode:
+    total, most = sum(r.points for r in rows), sum(r.max_points for r in rows)
+    lines = [f"## Grade: {total} / {most}", "", "| exercise | status | points | message |", "| --- | --- | --- | --- |"]
+    for r in rows:
+        message = html.escape(r.message).replace("|", "&#124;").replace("\n", "<br>")
+        lines.append(f"| `{r.exercise}` | **{r.status}** | {r.points} / {r.max_points} | {message} |")
+    return nbformat.v4.new_markdown_cell("\n".join(lines))
+
+
+_ACTIVE = ("text/html", "application/javascript", "image/svg+xml", "application/vnd.jupyter.widget-view+json")
+
+
+def defang(notebook: nbformat.NotebookNode) -> None:
+    """Keep the submission's HTML, scripts and SVG out of its feedback page: markdown ``<`` as text, outputs as text
+    and bitmaps (the page is opened in the instructor's browser)."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace("<", "&lt;")
+        cell.pop("attachments", None)
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if isinstance(data, dict) and set(data) & set(_ACTIVE):
+                for mime in _ACTIVE:
+                    data.pop(mime, None)
+                data.setdefault("text/plain", "[an HTML or script output, left out of this page]")
+
+
+def feedback_html(executed: nbformat.NotebookNode, rows: list[Row], indexes: list[int]) -> str:
+    """The executed notebook as HTML: the results table first, each hidden test's result above its cell."""
+    from nbconvert import HTMLExporter
+
+    notebook = nbformat.from_dict(json.loads(json.dumps(executed)))
+    defang(notebook)
+    for row, index in zip(rows, indexes):
+        heading = notebook.cells[index - 1]
+        heading.source += f"\n\n**{row.status}**, {row.points} / {row.max_points}" + (
+            f": {html.escape(row.message)}" if row.message else "")
+    notebook.cells.insert(0, _summary_cell(rows))
+    body, _ = HTMLExporter().from_notebook_node(notebook)
+    return body
+
+
+def short_page(student: str, notebook: str, rows: list[Row], reason: str) -> str:
+    """The feedback page of a notebook that could not be run (missing, not a notebook)."""
+    items = "".join(f"<li><code>{html.escape(r.exercise)}</code>: {r.status}, 0 / {r.max_points}</li>" for r in rows)
+    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(student)}: "
+            f"{html.escape(notebook)}</title></head>\n<body><h1>{html.escape(notebook)}</h1>"
+            f"<p>{html.escape(reason)}</p><h2>Grade: 0 / {sum(r.max_points for r in rows)}</h2><ul>{items}</ul>"
+            "</body></html>\n")
+
+
+@dataclass
+class Batch:
+    """What every job of one grading batch shares."""
+
+    submissions: Path
+    out: Path
+    notebooks_dir: Path
+    package: Path
+    work: Path
+    time_limit: float
+    kernel: str
+    jobs: int
+    drop_root: bool | None  # None: not root; else whether the job uid keeps the read capability
+    lock: threading.Lock
+
+    def unreadable(self) -> list[Path]:
+        return [self.submissions, self.out, self.notebooks_dir, self.work]
+
+
+def _threads(jobs: int) -> dict[str, str]:
+    """One job's share of the CPU cores, unless the grader's environment already says how many threads."""
+    if any(k in os.environ for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS")):
+        return {}
+    share = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    return {"OMP_NUM_THREADS": share, "TF_NUM_INTRAOP_THREADS": share}
+
+
+def _execute(batch: Batch, scratch: Scratch, notebook: nbformat.NotebookNode, log: Path) -> dict:
+    """Run the runner for one job; its answer, or ``{"error": ...}`` if it gave none."""
+    job = {"notebook": notebook, "kernel": batch.kernel, "cwd": str(scratch.notebook.parent),
+           "env": {**scratch.kernel_env(), **_threads(batch.jobs)}, "time_limit": batch.time_limit}
+    argv = [sys.executable, "-m", "gan_kit.assignments.runner"]
+    identity = scratch.identity
+    with open(log, "wb") as log_file:
+        proc = subprocess.Popen(identity.command(argv) if identity else argv, cwd=scratch.root,
+                                env=scratch.kernel_env(kernel_pythonpath=False), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=log_file, start_new_session=True,
+                                **(identity.popen_kwargs() if identity else {}))
+        try:
+            answer, _ = proc.communicate(json.dumps(job).encode(), timeout=batch.time_limit + GRACE)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return {"error": "timeout"}
+    try:
+        return json.loads(answer)
+    except json.JSONDecodeError:
+        tail = log.read_bytes()[-2000:].decode("utf-8", errors="replace")
+        return {"error": f"the notebook runner stopped (exit {proc.returncode}) without an answer: {tail}"}
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL, to the runner's process group (the kernel follows its parent out)."""
+    for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.communicate(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _grade_safely(batch: Batch, number: int, student: str, name: str, tests: list[HiddenTest]) -> list[Row]:
+    try:
+        return grade_notebook(batch, number, student, name, tests)
+    except Exception as exc:  # a fault of the grader itself on this job: recorded, and the batch goes on
+        return _rows(student, name, tests, "error", _message(f"the grader failed on this notebook: "
+                                                             f"{type(exc).__name__}: {exc}"))
+
+
+def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: list[HiddenTest]) -> list[Row]:
+    """Grade one student's notebook and write its feedback page; a bad submission gives rows, never an error."""
+    path = batch.submissions / student / name
+    page = batch.out / "feedback" / student / f"{Path(name).stem}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    if not path.is_file():
+        rows = _rows(student, name, tests, "missing", f"no {name} in {student}'s folder")
+        page.write_text(short_page(student, name, rows, rows[0].message), encoding="utf-8")
+        return rows
+    try:
+        notebook, indexes = grading_notebook(read_submission(path), tests)
+    except (OSError, ValueError) as exc:
+        rows = _rows(student, name, tests, "error", f"{name}: {exc}")
+        page.write_text(short_page(student, name, rows, rows[0].message), encoding="utf-8")
+        return rows
+    started = time.monotonic()
+    uid = claimed_uid(bool(batch.drop_root)) if batch.drop_root is not None else contextlib.nullcontext(None)
+    with uid as identity:
+        scratch = make_scratch(batch.work, f"job-{number:04d}", batch.package, name, path.read_bytes(),
+                               batch.unreadable(), identity)
+        try:
+            result = _execute(batch, scratch, notebook, batch.work / "logs" / f"job-{number:04d}.log")
+        finally:
+            shutil.rmtree(scratch.root, ignore_errors=True)
+    if result.get("error") == "timeout":
+        rows = _rows(student, name, tests, "timeout",
+                     f"the notebook did not stop within its time limit ({batch.time_limit:g} s) and was killed")
+    else:
+        rows = hidden_test_rows(student, name, tests, indexes, result, batch.time_limit)
+    try:
+        body = feedback_html(nbformat.from_dict(result["notebook"]), rows, indexes) if "notebook" in result else \
+            short_page(student, name, rows, rows[0].message)
+    except Exception as exc:  # a page that cannot be rendered must not cost the grade
+        body = short_page(student, name, rows, f"the feedback page could not be rendered ({exc})")
+    page.write_text(body, encoding="utf-8")
+    with batch.lock:
+        print(f"{student}/{name}: {sum(r.points for r in rows)} / {sum(r.max_points for r in rows)} "
+              f"({', '.join(f'{r.exercise} {r.status}' for r in rows)}) in {time.monotonic() - started:.0f} s",
+              flush=True)
+    return rows
+
+
+def write_csvs(rows: list[Row], out: Path) -> tuple[Path, Path]:
+    """grades.csv and summary.csv."""
+    grades, summary = out / "grades.csv", out / "summary.csv"
+    with open(grades, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(astuple(r) for r in rows)
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        total = totals.setdefault(r.student, [0, 0])
+        total[0] += r.points
+        total[1] += r.max_points
+    with open(summary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(SUMMARY_COLUMNS)
+        writer.writerows([student, *total] for student, total in sorted(totals.items()))
+    return grades, summary
+
+
+def grade(submissions: str | Path, out: str | Path = "outputs/grades", notebooks_dir: str | Path = "notebooks",
+          jobs: int = 1, timeout: float = 900, only: Iterable[str] | None = None, kernel: str = "python3",
+          package: str | Path | None = None) -> list[Row]:
+    """Grade every student folder of ``submissions`` on the hidden tests of ``notebooks_dir``; returns the rows of
+    grades.csv (written with summary.csv and the feedback pages into ``out``)."""
+    submissions, out = Path(submissions).resolve(), Path(out).resolve()
+    notebooks_dir = Path(notebooks_dir).resolve()
+    if not submissions.is_dir():
+        raise FileNotFoundError(f"no submissions folder {submissions}")
+    students = sorted(p.name for p in submissions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not students:
+        raise ValueError(f"{submissions} has no student folder (one folder per student, holding their notebooks).")
+    if jobs < 1 or timeout <= 0:
+        raise ValueError("--jobs must be at least 1 and --timeout positive.")
+    package = Path(package or Path(__file__).parents[1]).resolve()
+    for folder in (submissions, out):
+        if any(p == folder or folder in p.parents for p in (package, Path(sys.prefix).resolve(), notebooks_dir)):
+            raise ValueError(f"{folder} holds the kit (its package, Python or notebooks), which graded notebooks "
+                             "may not read: choose another folder.")
+    tests = course_tests(notebooks_dir, only)
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="gan-kit-grade-"))
+    try:
+        (work / "logs").mkdir(mode=0o700)
+        batch = Batch(submissions, out, notebooks_dir, package, work, float(timeout), kernel, jobs, privileges(work),
+                      threading.Lock())
+        todo = [(student, name) for student in students for name in tests]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = pool.map(lambda job: _grade_safely(batch, job[0] + 1, *job[1], tests[job[1][1]]),
+                            enumerate(todo))
+            rows = [row for job_rows in done for row in job_rows]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    write_csvs(rows, out)
+    return rows
+
+
+__all__ = ["COLUMNS", "STATUSES", "SUMMARY_COLUMNS", "Row", "course_tests", "feedback_html", "grade",
+           "grade_notebook", "grading_notebook", "read_submission", "short_page", "hidden_test_rows", "write_csvs"]

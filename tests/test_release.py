@@ -1,0 +1,103 @@
+"""Issue 17: the student release holds what students need and none of the solution notebooks' secrets."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gan_kit.assignments import release
+from gan_kit.assignments.handouts import solution_notebooks
+from gan_kit.assignments.leaks import MIN_LENGTH, course_secrets, files_under, package_source, scan, zip_members
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "release"
+    return release.build_release(REPO, out)
+
+
+def test_the_release_holds_what_students_need(built):
+    folder, archive = built
+    names = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    notebooks = {p.name for p in solution_notebooks(REPO / "notebooks")}
+    assert {f"notebooks/{n}" for n in notebooks} <= names
+    assert {"README.md", "Makefile", "requirements.txt", "pyproject.toml", "data/README.md",
+            "gan_kit/__init__.py", "gan_kit/checks/__init__.py"} <= names
+    assert (folder / "requirements.txt").read_bytes() == (REPO / "requirements.txt").read_bytes()
+    for name in names:
+        top = name.split("/")[0]
+        assert top not in {"tests", ".ci", "outputs", "scripts"} and "__pycache__" not in name, name
+    with zipfile.ZipFile(archive) as zipped:
+        members = {m.removeprefix(f"{release.ZIP_ROOT}/") for m in zipped.namelist()}
+    assert members == names - {release.MARKER}
+    readme = (folder / "README.md").read_text()
+    assert "make venv" in readme and "jupyter lab notebooks/" in readme and "pip install -r requirements.txt" in readme
+    assert "| `02_dcgan_cifar10.ipynb` | `train_step` | 4 |" in readme  # what is graded, from the hidden tests
+    targets = [line.split(":")[0] for line in (folder / "Makefile").read_text().splitlines()
+               if line and not line[0].isspace() and ":" in line and not line.startswith(("#", "$", ".")) and
+               "=" not in line]
+    assert targets == ["venv", "lab"]
+    for name in notebooks:  # student versions only: no solution block, no hidden test, no model answer
+        handout = nbformat.read(folder / "notebooks" / name, as_version=4)
+        text = nbformat.writes(handout)
+        assert "# BEGIN SOLUTION" not in text and '"hidden-test"' not in text and "Model answer" not in text
+
+
+def test_no_secret_of_a_solution_notebook_is_in_the_release(built):
+    """Every file of the release, and every member of its zip, grepped for each solution line, each hidden-test
+    line and each sentence of each model answer.
+
+    Lines and sentences shorter than MIN_LENGTH (25) characters are not looked for: below that a line is generic
+    Python (``return model``, ``if i > 0:``, ``x = layers.ReLU()(x)``) that the kit's own package legitimately
+    contains; from 25 characters on it names an exercise's own variables and calls, and finding it means copied
+    code. Lines the solution notebook shows students on purpose (its unmarked cells, its hints) do not count, nor,
+    in files that are not notebooks, lines of the kit's package, which the release ships on purpose (see
+    gan_kit/assignments/leaks.py)."""
+    folder, archive = built
+    found = course_secrets(solution_notebooks(REPO / "notebooks"))
+    assert MIN_LENGTH == 25 and all(len(s.text) >= MIN_LENGTH for s in found)
+    assert {s.kind for s in found} == {"solution", "hidden-test", "answer"}
+    files = [*files_under(folder), *zip_members(archive)]
+    assert any(name.endswith(".ipynb") for name, _ in files) and any("!" in name for name, _ in files)
+    leaks = scan(files, found, exempt=package_source(REPO / "gan_kit"))
+    assert not leaks, [f"{leak.file}: {leak.secret.kind}: {leak.secret.text}" for leak in leaks[:10]]
+
+
+def test_the_scan_finds_a_planted_solution_notebook(built, tmp_path):
+    folder, _ = built
+    planted = tmp_path / "planted"
+    shutil.copytree(folder, planted)
+    shutil.copy(REPO / "notebooks" / "01_gan_theory.ipynb", planted / "gan_kit" / "theory.ipynb")
+    found = course_secrets([REPO / "notebooks" / "01_gan_theory.ipynb"])
+    leaks = scan(files_under(planted), found, exempt=package_source(REPO / "gan_kit"))
+    assert {leak.file for leak in leaks} == {"gan_kit/theory.ipynb"}
+    assert {leak.secret for leak in leaks} == set(found) and {"solution", "hidden-test"} <= {s.kind for s in found}
+
+
+def test_a_leaking_release_is_refused_and_the_old_one_kept(built, tmp_path, monkeypatch):
+    out = tmp_path / "release"
+    release.build_release(REPO, out)
+    before = sorted(p.name for p in out.rglob("*"))
+
+    def solutions_as_handouts(notebooks, target, **kwargs):
+        shutil.copytree(notebooks, target)
+
+    monkeypatch.setattr(release, "build_handouts", solutions_as_handouts)
+    with pytest.raises(ValueError, match="leak"):
+        release.build_release(REPO, out)
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release", "release.zip"]  # no staging folder left
+
+
+def test_release_will_not_replace_a_folder_it_did_not_build(tmp_path):
+    (tmp_path / "release").mkdir()
+    (tmp_path / "release" / "mine.txt").write_text("keep me")
+    with pytest.raises(FileExistsError):
+        release.build_release(REPO, tmp_path / "release")
+    assert (tmp_path / "release" / "mine.txt").read_text() == "keep me"
