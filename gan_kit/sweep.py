@@ -405,33 +405,42 @@ def _run_parallel(todo, parallel, retries, verbose, folder, state, items, progre
 
     threads = max(1, (os.cpu_count() or 1) // parallel)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        running = {}
+    waiting = list(todo)
+    running = {}  # future -> (item, action, the one-process pool running it)
 
-        def submit(item) -> None:
-            attempt = item.next_attempt(retries)
-            if attempt is None:
-                progress["count"] += 1
-                tick()
-                return
-            action, resume = attempt
-            _write_sweep(folder, state, items)
-            future = pool.submit(_train_point, item.config.to_dict(), resume, verbose, threads)
-            running[future] = (item, action)
+    def start(item) -> None:
+        attempt = item.next_attempt(retries)
+        if attempt is None:
+            progress["count"] += 1
+            tick()
+            return
+        action, resume = attempt
+        _write_sweep(folder, state, items)
+        # A process of its own per attempt: one that dies (killed, out of memory) fails only its own point, where
+        # a shared pool would be broken and would terminate the other points' processes with it.
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+        running[pool.submit(_train_point, item.config.to_dict(), resume, verbose, threads)] = (item, action, pool)
 
-        for item in todo:
-            submit(item)
-        while running:
+    try:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                start(waiting.pop(0))
+            if not running:
+                continue
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
-                item, action = running.pop(future)
+                item, action, pool = running.pop(future)
+                pool.shutdown()
                 try:
                     outcome = future.result()
                 except Exception as exc:  # the child process died (killed, out of memory)
                     outcome = (str(item.path) if item.path else None, "failed", f"{type(exc).__name__}: {exc}")
                 item.finish_attempt(action, *outcome)
                 _write_sweep(folder, state, items)
-                submit(item)
+                waiting.insert(0, item)  # its next attempt first (a retry), or it is settled
+    finally:
+        for _, _, pool in running.values():
+            pool.shutdown()
 
 
 def _relative(path: Path | None, folder: Path) -> str | None:

@@ -23,6 +23,8 @@ generator=G, discriminator=D)`` runs ``make_step`` (a step factory, ``gan_kit.st
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -149,8 +151,10 @@ def _check_networks(config: Config, generator: keras.Model, discriminator: keras
 
 def _step_runtime(runtime: dict[str, Any]) -> dict[str, Any]:
     reasons = {**runtime.get("reasons", {}), "mixed_precision": "a step written as a function computes in float32",
-               "distribute": "a step written as a function trains on one device"}
-    return {**runtime, "mixed_precision": "float32", "distribute": "default", "reasons": reasons}
+               "distribute": "a step written as a function trains on one device",
+               "fused_batch_norm": "a step written as a function runs its networks as they are"}
+    return {**runtime, "mixed_precision": "float32", "distribute": "default", "fused_batch_norm": False,
+            "reasons": reasons}
 
 
 def _gan_result(run: Run, gan: Any) -> Run:
@@ -262,6 +266,61 @@ def _seed_and_batches(config: Config, dataset: tf.data.Dataset | None, start_epo
     return dataset, steps
 
 
+# ----------------------------------------------------------------- several workers (distribute="multi_worker")
+_IN_SCRATCH: list[Path] = []  # the scratch folders of the non-chief worker runs in progress in this process
+
+
+def _worker_role(config: Config, family: Family) -> dict[str, Any] | None:
+    """None unless the config trains on several workers; else this process's ``TF_CONFIG`` task, with the
+    process's ``MultiWorkerMirroredStrategy`` made (TensorFlow needs it before it runs anything).
+
+    Raises:
+        ValueError: for a family that trains on one device, or without a usable ``TF_CONFIG``.
+    """
+    if config.distribute != "multi_worker":
+        return None
+    probe = family.runtime({"distribute": "multi_worker", "mixed_precision": "float32", "reasons": {}})
+    if probe["distribute"] != "multi_worker":
+        raise ValueError(f"distribute='multi_worker' trains the kit's GANs; the {family.name} family trains on one "
+                         f"device ({probe['reasons'].get('distribute', 'one device')}). Set distribute='off'.")
+    role = devices.worker_role()
+    devices.multi_worker_strategy()
+    return role
+
+
+def _shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The batches split across workers by data: every worker reads the whole (seeded, in-memory) pipeline and
+    keeps its replicas' shares of each global batch (there are no files to shard by)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _train_in_scratch(config: Config, resume: str | os.PathLike | None, role: dict[str, Any], **kwargs: Any) -> Run:
+    """A non-chief worker's part of a run: the same lifecycle (every worker must run the same collective ops,
+    callbacks included) in a temporary folder that is removed afterwards; the chief writes the run folder.
+
+    Resuming, the worker starts from a private copy of the chief's run folder (it must be readable here:
+    a shared file system, or a copy at the same path). The ``Run`` returned carries the chief's run folder
+    (resuming) or output folder as its ``path``.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=f"gan_kit-{role['type']}{role['index']}-"))
+    _IN_SCRATCH.append(scratch)
+    try:
+        if resume is not None:
+            local = scratch / Path(resume).name
+            shutil.copytree(resume, local, ignore=shutil.ignore_patterns("tensorboard", "*.tmp*"))
+            run = train(config, resume=local, **kwargs)
+        else:
+            run = train(config.replace(output_dir=str(scratch)), **kwargs)
+    finally:
+        _IN_SCRATCH.remove(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+    run.path = Path(resume) if resume is not None else Path(config.output_dir)
+    run.config = config
+    return run
+
+
 # ----------------------------------------------------------------- the lifecycle
 def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, history: dict[str, list[float]]
                ) -> tuple[cbs.DivergenceGuard, cbs.HistoryWriter, list[keras.callbacks.Callback]]:
@@ -344,9 +403,14 @@ def train(
     if resume is not None and not family.resumable:
         raise ResumeError(f"{family.name.upper()} runs cannot be resumed ({resume}): they keep no training state. "
                           "Start a new run with train(config).")
+    role = _worker_role(config, family)  # multi_worker: this process's TF_CONFIG task; its strategy is made now
+    if role is not None and not role["chief"] and not _IN_SCRATCH:
+        return _train_in_scratch(config, resume, role, callbacks=callbacks, verbose=verbose, dataset=dataset, **parts)
     state = checkpoints.read_state(resume) if resume is not None else None
     start_epoch = int(state["epoch"]) if state is not None else 0
     dataset, steps = _seed_and_batches(config, dataset, start_epoch)
+    if role is not None:
+        dataset = _shard_by_data(dataset)
     if resume is None:
         run_dir = runs.create_run_dir(config.output_dir, config.name)
         config.to_json(run_dir / runs.CONFIG_FILE)
@@ -364,6 +428,7 @@ def train(
         runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
         with devices.make_strategy(runtime).scope():
             model = family.build(config, runtime, **parts)
+            devices.apply_runtime(model, runtime)  # fused BatchNorm; several replicas: one device's global batch
             if state is not None:
                 checkpoints.restore(model, run_dir, state)
         guard, history_cb, own = _callbacks(family, config, run_dir, dataset, history)

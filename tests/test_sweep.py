@@ -267,3 +267,122 @@ def test_a_crashed_run_is_resumed_and_a_failing_one_recorded(flaky_sweep, capsys
     with pytest.raises(ValueError, match="neither|not a run folder"):
         compare([result.folder / "nothing"])
     assert (result.folder / SWEEP_FILE).is_file()
+
+
+# ----------------------------------------------------------------- parallel sweeps (separate processes)
+def test_two_points_train_at_once_in_two_processes(tmp_path):
+    """``parallel=2``: both points train at the same time, each in its own spawned process; both finish and the
+    sweep table (``sweep.json``, ``compare``) lists them in grid order."""
+    grid = {"d_lr": [1e-4, 2e-4]}
+    result = sweep(_tiny(tmp_path), grid, parallel=2, output_dir=tmp_path / "sweeps", name="par")
+    assert result.statuses == ["finished", "finished"] and not result.failed and not result.skipped
+    record = read_sweep(result.folder)
+    assert record["parallel"] == 2
+    assert [p["state"] for p in record["points"]] == ["finished", "finished"]
+    assert [p["point"] for p in record["points"]] == grid_points(grid)
+    assert [result.folder / p["folder"] for p in record["points"]] == result.runs
+    spans = []
+    for point, run_dir in zip(grid_points(grid), result.runs):
+        assert runs.read_config(run_dir).d_lr == point["d_lr"]
+        assert runs.load_history(run_dir)["epoch"] == [1.0, 2.0]
+        assert (run_dir / "generator.keras").is_file()
+        spans.append(((run_dir / runs.CONFIG_FILE).stat().st_mtime, (run_dir / "status.json").stat().st_mtime))
+    (start_a, end_a), (start_b, end_b) = spans
+    assert start_a < end_b and start_b < end_a  # the two runs overlapped in time: trained at once
+    table = result.compare(columns=["g_loss"]).table
+    assert [row["run"] for row in table] == [p.name for p in result.runs]
+    assert [row["d_lr"] for row in table] == [1e-4, 2e-4] and [row["status"] for row in table] == ["finished"] * 2
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The processes ``multiprocessing`` spawned for ``pid`` (its pool's workers; not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and "multiprocessing" in cmdline and "resource_tracker" not in cmdline:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _run_held_open_by(pid: int, folder: Path) -> Path | None:
+    """The run folder in ``folder`` of which process ``pid`` holds a file open (its TensorBoard event file)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return None
+    for fd in fds:
+        try:
+            target = Path(os.readlink(fd))
+        except OSError:
+            continue
+        if folder in target.parents:
+            return folder / target.relative_to(folder).parts[0]
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds the sweep's worker processes through /proc")
+def test_a_killed_worker_process_leaves_the_other_run_intact_and_resumable(tmp_path, capsys):
+    """``sweep --parallel 2``: one worker process is SIGKILLed after its run's first checkpoint. The other run
+    trains on to the end untouched; the killed one is resumed from its checkpoint by the same command."""
+    config_file = tmp_path / "base.json"
+    _tiny(tmp_path, epochs=3, tensorboard=True).to_json(config_file)  # TensorBoard's open event file names the run
+    out = tmp_path / "sweeps"
+    argv = ["sweep", "--config", str(config_file), "--grid", "d_lr=1e-4,2e-4", "--name", "kill", "--parallel", "2",
+            "--retries", "0", "--output-dir", str(out)]
+    folder = (out / "kill").resolve()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "MPLBACKEND": "Agg"}
+    child = subprocess.Popen([sys.executable, "-m", "gan_kit", *argv], cwd=REPO, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = victim_run = None
+    try:
+        deadline = time.monotonic() + 300
+        while victim is None and time.monotonic() < deadline and child.poll() is None:
+            held = {pid: _run_held_open_by(pid, folder) for pid in _workers_of(child.pid)}
+            training = {pid: run for pid, run in held.items() if run is not None and runs.read_state(run) == "running"}
+            if len(training) == 2:  # both points training at once; kill one that has a checkpoint
+                for pid, run_dir in training.items():
+                    if (run_dir / "checkpoints" / "state.json").is_file():
+                        victim, victim_run = pid, run_dir
+                        break
+            time.sleep(0.02)
+        assert victim is not None, "no worker reached its first checkpoint: " + child.stderr.read().decode()[-3000:]
+        os.kill(victim, signal.SIGKILL)
+        child.wait(timeout=300)
+        stderr = child.stderr.read().decode()[-3000:]
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stderr.close()
+    record = read_sweep(folder)
+    states = {p["folder"]: p["state"] for p in record["points"]}
+    assert child.returncode == 1, (states, stderr)  # the killed point is reported failed (no retries in this call)
+    assert len(states) == 2 and states.pop(victim_run.name) != "finished"
+    other = folder / next(iter(states))
+    assert states[other.name] == "finished", stderr
+    killed = next(p for p in record["points"] if p["folder"] == victim_run.name)
+    assert killed["errors"] and "terminated abruptly" in killed["errors"][-1]
+    # The other run went on to the end in its own process: complete and consistent.
+    assert runs.read_state(other) == "finished" and runs.load_history(other)["epoch"] == [1.0, 2.0, 3.0]
+    assert (other / "generator.keras").is_file() and (other / "progress.gif").is_file()
+    # The killed run still says running (nobody could mark it) and holds a complete checkpoint.
+    assert runs.read_state(victim_run) == "running"
+    saved = json.loads((victim_run / "checkpoints" / "state.json").read_text())
+    assert saved["epoch"] >= 1 and (victim_run / "checkpoints" / saved["weights"]).is_file()
+    other_files = _mtimes(other)
+
+    capsys.readouterr()
+    assert main(argv[:-2] + ["--parallel", "1", "--output-dir", str(out)]) == 0  # the same sweep again
+    after = read_sweep(folder)
+    assert [p["state"] for p in after["points"]] == ["finished", "finished"]
+    resumed = next(p for p in after["points"] if p["folder"] == victim_run.name)
+    assert ("resume", "finished") in [(a["action"], a.get("result")) for a in resumed["attempts"] if "result" in a]
+    assert runs.load_history(victim_run)["epoch"] == [1.0, 2.0, 3.0]
+    assert _mtimes(other) == other_files  # the other run was not touched
+    assert len(_run_folders(folder)) == 2
