@@ -1,18 +1,33 @@
-"""Benchmark: the kit's ``fit()`` training against a plain ``tf.function`` + ``GradientTape`` loop.
+"""Benchmark: the kit's ``fit()`` training against plain ``tf.function`` + ``GradientTape`` loops.
 
-Everything is measured in the same process and reported as ratios against references
-taken in the same run: the plain loop (same models and batch; the alternating D-then-G
-update with fresh noise for each, as in the keras.io DCGAN example) and a dense float32
-matmul (the machine's reachable GFLOP/s). Both are timed in steady state: from the end of a
-first step to the end of the last, so one-off costs (tracing, ``fit()``'s start-up and
-tear-down) are left out of the rates and reported on their own. Run it with
-``python -m gan_kit bench`` or ``make bench``; results go to the screen and
+Everything is measured in the same process, interleaved repetition by repetition, and reported as
+ratios against references taken in the same repetition, so drifts in machine load hit every
+number alike:
+
+- **story 1's loop**, the main reference: ``gan_kit.steps.story1_train_step`` (the TF DCGAN
+  tutorial's rule: G makes one batch under two tapes, both updates from one forward pass) called
+  in a Python loop on the same models and batch, float32;
+- **the keras.io loop**: the alternating D-then-G update with fresh noise for each (the keras.io
+  DCGAN example), float32;
+- **a dense matmul in each variant's own precision** (float32, bfloat16 for ``mixed_bfloat16``,
+  float16 for ``mixed_float16``): the machine's reachable GFLOP/s, the denominator of utilisation.
+
+Batches are real images (CIFAR-10 for the story-1 model, Fashion-MNIST for the 28x28 one, found
+offline like ``gan_kit.data.load``), synthetic only when the dataset is not on this machine.
+Steps are timed in steady state: from the end of a first step to the end of the last, so one-off
+costs (tracing, ``fit()``'s start-up and tear-down) are left out of the rates and reported on
+their own. ``profile_step`` traces a few steps with ``tf.profiler`` and splits the op time into
+convolutions, normalisation, activations, optimizer updates, dropout/random numbers and casts.
+Run it with ``python -m gan_kit bench`` or ``make bench``; results go to the screen and
 ``outputs/bench/bench.json``.
 """
 
 from __future__ import annotations
 
+import collections
+import re
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +39,11 @@ import tensorflow as tf
 
 from . import runs
 from .config import Config, for_profile
-from .devices import choose_runtime, describe
+from .devices import apply_runtime, choose_runtime, describe
 from .gan import build_gan
 from .losses import bce_discriminator_loss, bce_generator_loss
 from .models import build_discriminator, build_generator
+from .steps import story1_train_step
 
 # The two models of the issue: story 1's CIFAR-10 DCGAN and a 28x28 grayscale DCGAN.
 MODELS: dict[str, dict[str, Any]] = {
@@ -54,31 +70,41 @@ def layer_flops(model: keras.Model) -> int:
     return int(total)
 
 
-def step_flops(generator: keras.Model, discriminator: keras.Model, batch: int, reuse_fakes: bool = False) -> int:
-    """Approximate FLOPs of one alternating GAN step (backward taken as twice the forward).
+def step_flops(generator: keras.Model, discriminator: keras.Model, batch: int, reuse_fakes: bool = False,
+               rule: str | None = None) -> int:
+    """Approximate FLOPs of one GAN step (backward taken as twice the forward).
 
-    D step: G forward, D forward+backward on the real and the fake batch; G step: G and D
-    forward+backward. Per example: 4 G + 9 D forward passes' worth, or 3 G + 9 D when the G
-    step reuses the D step's generated batch (``reuse_fakes``).
+    ``rule`` (default from ``reuse_fakes``): ``"alternating"``, the keras.io loop and ``reuse_fakes=False``:
+    D step (G forward, D forward+backward on the real and the fake batch), then G step (G and D
+    forward+backward on fresh noise): 4 G + 9 D forward passes' worth per example; ``"shared"``
+    (``reuse_fakes``): the G step reuses the D step's batch, 3 G + 9 D; ``"story1"``: one G forward, D on
+    real and fake once, D's loss differentiated through both and G's through the fake branch: 3 G + 8 D.
     """
-    return batch * ((3 if reuse_fakes else 4) * layer_flops(generator) + 9 * layer_flops(discriminator))
+    rule = rule or ("shared" if reuse_fakes else "alternating")
+    g_passes, d_passes = {"alternating": (4, 9), "shared": (3, 9), "story1": (3, 8)}[rule]
+    return batch * (g_passes * layer_flops(generator) + d_passes * layer_flops(discriminator))
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of a dense float32 n x n matmul on the default device (the reachable-throughput reference)."""
-    a = tf.random.normal([n, n])
-    b = tf.random.normal([n, n])
+PRECISION_DTYPES = {"float32": "float32", "mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10, dtype: str = "float32", tries: int = 3) -> float:
+    """GFLOP/s of a dense n x n matmul in ``dtype`` on the default device (the reachable-throughput reference),
+    best of ``tries``."""
+    a = tf.cast(tf.random.normal([n, n]), dtype)
+    b = tf.cast(tf.random.normal([n, n]), dtype)
+    scale = tf.constant(1e-3, dtype)
 
     @tf.function
     def run():
         c = a
         for _ in range(repeats):
-            c = tf.matmul(c, b) * 1e-3
-        return tf.reduce_sum(c)
+            c = tf.matmul(c, b) * scale
+        return tf.reduce_sum(tf.cast(c, tf.float32))
 
     run().numpy()
     best = float("inf")
-    for _ in range(3):
+    for _ in range(tries):
         start = time.perf_counter()
         run().numpy()
         best = min(best, time.perf_counter() - start)
@@ -86,7 +112,7 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
 
 
 def plain_step(generator: keras.Model, discriminator: keras.Model, latent_dim: int) -> Callable:
-    """The reference: the alternating D-then-G update, fresh noise for each, written as a bare tf.function."""
+    """The keras.io loop's step: the alternating D-then-G update, fresh noise for each, as a bare tf.function."""
     g_opt = keras.optimizers.Adam(1e-4, beta_1=0.5)
     d_opt = keras.optimizers.Adam(1e-4, beta_1=0.5)
 
@@ -108,9 +134,40 @@ def plain_step(generator: keras.Model, discriminator: keras.Model, latent_dim: i
     return step
 
 
-def _dataset(config: Config, batch: int) -> tf.data.Dataset:
-    x = np.random.default_rng(0).uniform(-1, 1, (batch * 4, *config.image_shape)).astype(np.float32)
-    return tf.data.Dataset.from_tensor_slices(x).batch(batch, drop_remainder=True).cache().repeat()
+def story1_step(generator: keras.Model, discriminator: keras.Model, latent_dim: int) -> Callable:
+    """Story 1's own step (``gan_kit.steps.story1_train_step``, Adam 1e-4 / 0.5 as in the assignment), fed
+    fresh standard normal noise each call: ``step(real) -> (d_loss, g_loss)``."""
+    step = story1_train_step(generator, discriminator, keras.optimizers.Adam(1e-4, beta_1=0.5),
+                             keras.optimizers.Adam(1e-4, beta_1=0.5))
+
+    def run(real):
+        logs = step(real, tf.random.normal([tf.shape(real)[0], latent_dim]))
+        return logs["d_loss"], logs["g_loss"]
+
+    return run
+
+
+def real_batches(config: Config, batch: int, count: int = 4) -> tuple[np.ndarray, str]:
+    """``count * batch`` training images of the config's dataset scaled to [-1, 1] (float32), and where they
+    came from; uniform noise of the same shape when the dataset is not on this machine (said so)."""
+    from . import data
+
+    try:
+        x, _, _ = data.load_arrays(config.dataset, "train", image_size=config.image_size, channels=config.channels,
+                                   max_examples=batch * count, allow_download=False)
+    except Exception as exc:  # not on this machine: the timing still runs, on noise, and says so
+        x = np.random.default_rng(0).uniform(-1, 1, (batch * count, *config.image_shape)).astype(np.float32)
+        return x, f"synthetic (uniform noise; {config.dataset} not found: {type(exc).__name__})"
+    x = x[: batch * count]
+    if x.ndim == 3:
+        x = x[..., None]
+    return (x.astype(np.float32) / 127.5 - 1.0), f"{config.dataset} (real, {len(x)} training images)"
+
+
+def _dataset(config: Config, batch: int, images: np.ndarray | None = None) -> tf.data.Dataset:
+    if images is None:
+        images = np.random.default_rng(0).uniform(-1, 1, (batch * 4, *config.image_shape)).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True).cache().repeat()
 
 
 class _StepClock(keras.callbacks.Callback):
@@ -157,52 +214,174 @@ def _summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, matmul: float | None = None,
-                variants: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Images/s of the kit's training (each variant) and the plain loop, repetition by repetition.
+STORY1, KERAS_IO = "story 1 loop", "keras.io loop"
+DEFAULT_VARIANT = "kit (default fast path)"
 
-    ``steps`` is rounded up to a multiple of each variant's ``steps_per_execution``.
+
+def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, matmul: float | None = None,
+                variants: dict[str, dict[str, Any]] | None = None, matmul_size: int = 2048,
+                profile_steps: int = 0) -> dict[str, Any]:
+    """Images/s of the kit's training (each variant) and of the two plain loops, repetition by repetition.
+
+    Each repetition times story 1's loop, the keras.io loop, every kit variant and a matmul in each precision
+    used, one after the other; every ratio (x story 1, x keras.io, share of the same-precision matmul) is taken
+    within one repetition, then summarised as median [min-max]. ``steps`` is rounded up to a multiple of each
+    variant's ``steps_per_execution``. ``matmul`` is ignored (kept for callers of the older signature).
+    With ``profile_steps``, the first variant and story 1's loop are then traced for that many steps
+    (``profile``: ``op_time_shares`` of each).
     """
-    matmul = matmul or matmul_gflops()
     base = for_profile("full", batch_size=batch, max_examples=None, steps_per_epoch=steps, **MODELS[name])
-    variants = variants or {"kit (default fast path)": {}}
-    data = _dataset(base, batch)
+    variants = variants or {DEFAULT_VARIANT: {}}  # config overrides, and "runtime": runtime choices to force
+    images, source = real_batches(base, batch)
+    data = _dataset(base, batch, images)
     keras.utils.set_random_seed(0)
     generator = build_generator(base.latent_dim, base.image_shape, base.g_width, base.refine)
     discriminator = build_discriminator(base.image_shape, base.d_width, base.d_dropout)
-    plain = plain_step(generator, discriminator, base.latent_dim)
-    _time_plain(plain, data, 1)  # trace and warm up
+    loops = {STORY1: story1_step(generator, discriminator, base.latent_dim),
+             KERAS_IO: plain_step(generator, discriminator, base.latent_dim)}
+    for step in loops.values():
+        _time_plain(step, data, 1)  # trace and warm up
     kits = {}
     for label, overrides in variants.items():
+        overrides = dict(overrides)
+        fixed = overrides.pop("runtime", {})  # runtime choices without a config field (fused_batch_norm)
         cfg = base.replace(**overrides)
-        runtime = choose_runtime(cfg)
+        runtime = {**choose_runtime(cfg), **fixed}
         gan = build_gan(cfg, runtime)
+        apply_runtime(gan, runtime)  # as train() does
         spe = runtime["steps_per_execution"]
-        kit_steps = spe * -(-steps // spe)
         _time_kit(gan, data, spe)  # trace, compile and warm up
-        kits[label] = (gan, runtime, kit_steps, cfg.reuse_fakes)
-    times: dict[str, list[float]] = {"plain loop": [], **{label: [] for label in kits}}
+        kits[label] = (gan, runtime, spe * -(-steps // spe), "shared" if cfg.reuse_fakes else "alternating")
+    dtypes = sorted({"float32"} | {PRECISION_DTYPES.get(k[1]["mixed_precision"], "float32") for k in kits.values()})
+    matmul_gflops(matmul_size, dtype="bfloat16" if "bfloat16" in dtypes else "float32", tries=1)  # warm up
+    times: dict[str, list[float]] = {label: [] for label in (*loops, *kits)}
     overheads: dict[str, list[float]] = {label: [] for label in kits}
+    matmuls: dict[str, list[float]] = {dtype: [] for dtype in dtypes}
     for _ in range(repeats):  # interleaved, so drifts in machine load hit every variant alike
-        times["plain loop"].append(_time_plain(plain, data, steps) / steps)
+        for label, step in loops.items():
+            times[label].append(_time_plain(step, data, steps) / steps)
         for label, (gan, _, kit_steps, _) in kits.items():
             steady, rest = _time_kit(gan, data, kit_steps)
             times[label].append(steady / kit_steps)
             overheads[label].append(rest)
+        for dtype in dtypes:
+            matmuls[dtype].append(matmul_gflops(matmul_size, dtype=dtype, tries=2))
     rows = {}
     for label, per_step in times.items():
-        reuse = kits[label][3] if label in kits else False
-        flops = step_flops(generator, discriminator, batch, reuse_fakes=reuse)
+        rule = kits[label][3] if label in kits else ("story1" if label == STORY1 else "alternating")
+        precision = kits[label][1]["mixed_precision"] if label in kits else "float32"
+        dtype = PRECISION_DTYPES.get(precision, "float32")
+        flops = step_flops(generator, discriminator, batch, rule=rule)
+        gflops = [flops / t / 1e9 for t in per_step]
         rows[label] = {
             "images_per_s": _summary([batch / t for t in per_step]),
-            "ratio_vs_plain": _summary([p / t for p, t in zip(times["plain loop"], per_step)]),
+            "ratio_vs_story1": _summary([p / t for p, t in zip(times[STORY1], per_step)]),
+            "ratio_vs_keras_io": _summary([p / t for p, t in zip(times[KERAS_IO], per_step)]),
+            "ratio_vs_plain": _summary([p / t for p, t in zip(times[STORY1], per_step)]),  # older name
             "step_gflop": flops / 1e9,
-            "gflops": flops / statistics.median(per_step) / 1e9,
-            "fraction_of_matmul": flops / statistics.median(per_step) / 1e9 / matmul,
+            "rule": rule,
+            "gflops": statistics.median(gflops),
+            "precision": dtype,
+            "fraction_of_matmul": _summary([g / m for g, m in zip(gflops, matmuls[dtype])]),
             "fit_overhead_s": _summary(overheads[label]) if label in kits else None,
             "runtime": kits[label][1] if label in kits else None,
         }
-    return {"model": name, "batch": batch, "steps": steps, "repeats": repeats, "rows": rows}
+    result = {"model": name, "batch": batch, "steps": steps, "repeats": repeats, "data": source,
+              "matmul_gflops": {dtype: _summary(values) for dtype, values in matmuls.items()}, "rows": rows}
+    if profile_steps:
+        first, (gan, *_) = next(iter(kits.items()))
+        result["profile"] = {"model": name, "batch": batch, "steps": profile_steps, "profiles": _profiles({
+            first: lambda: _time_kit(gan, data, profile_steps),
+            STORY1: lambda: _time_plain(loops[STORY1], data, profile_steps)})}
+    return result
+
+
+# Op classes of the profile, tried in order on each op's scope and type (``classify_op``).
+OP_CLASSES = ("convolution", "normalisation", "activation", "optimizer", "dropout & random", "cast", "other")
+
+
+def classify_op(scope: str, op_type: str) -> str:
+    """The profile class of one TensorFlow op from its name scope and type (see ``OP_CLASSES``)."""
+    low, kind = scope.lower(), op_type.lower()
+    if re.search(r"(^|/)(adam|sgd|rmsprop|loss_scale_optimizer)(_\d+)?/", low) or kind.startswith("resourceapply"):
+        return "optimizer"
+    if "conv" in kind or "matmul" in kind:
+        return "convolution"  # the dense layers' matmuls are counted with the convolutions
+    if re.search(r"_(bn|ln)(/|$)", low) or "batchnorm" in kind or "moments" in low or "normalization" in low:
+        return "normalisation"
+    if re.search(r"_act(/|$)|(^|/)tanh(/|$)", low) or "relu" in kind or "tanh" in kind:
+        return "activation"
+    if "_drop" in low or "dropout" in low or kind.startswith("statelessrandom") or "random" in kind:
+        return "dropout & random"
+    if kind == "cast":
+        return "cast"
+    return "other"
+
+
+def op_time_shares(logdir: str | Path) -> dict[str, Any]:
+    """Shares of the op time in a ``tf.profiler`` trace, per ``OP_CLASSES`` class, and the largest op types.
+
+    Op time is summed over TensorFlow's op threads (ops that overlap both count), so the shares are of the work
+    the ops did, not of the wall clock.
+    """
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    totals: collections.Counter = collections.Counter()
+    by_type: collections.Counter = collections.Counter()
+    for path in Path(logdir).rglob("*.xplane.pb"):
+        space = xplane_pb2.XSpace()
+        space.ParseFromString(path.read_bytes())
+        for plane in space.planes:
+            for line in plane.lines:
+                if not line.name.startswith("tf_Compute"):
+                    continue
+                for event in line.events:
+                    name = plane.event_metadata[event.metadata_id].name
+                    if ":" not in name or name.startswith(("ThreadpoolListener", "ExecutorState")):
+                        continue
+                    scope, op_type = name.rsplit(":", 1)
+                    kind = classify_op(scope, op_type)
+                    totals[kind] += event.duration_ps
+                    by_type[f"{kind}: {op_type}"] += event.duration_ps
+    total = sum(totals.values()) or 1
+    return {"shares": {kind: totals[kind] / total for kind in OP_CLASSES},
+            "top_ops": {name: ps / total for name, ps in by_type.most_common(8)}, "op_seconds": total / 1e12}
+
+
+def profile_step(name: str = "story1_dcgan_32", batch: int = 128, steps: int = 3,
+                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Trace ``steps`` steady-state steps of the kit's ``fit()`` (default fast path, or ``overrides``) and of
+    story 1's loop with ``tf.profiler``; the op-time shares of each (``op_time_shares``)."""
+    base = for_profile("full", batch_size=batch, max_examples=None, steps_per_epoch=steps, **MODELS[name])
+    cfg = base.replace(**(overrides or {}))
+    images, _ = real_batches(base, batch)
+    data = _dataset(base, batch, images)
+    runtime = choose_runtime(cfg)
+    gan = build_gan(cfg, runtime)
+    apply_runtime(gan, runtime)
+    keras.utils.set_random_seed(0)
+    generator = build_generator(base.latent_dim, base.image_shape, base.g_width, base.refine)
+    discriminator = build_discriminator(base.image_shape, base.d_width, base.d_dropout)
+    loop = story1_step(generator, discriminator, base.latent_dim)
+    _time_kit(gan, data, 1)
+    _time_plain(loop, data, 1)
+    return {"model": name, "batch": batch, "steps": steps, "profiles": _profiles({
+        DEFAULT_VARIANT if not overrides else "kit": lambda: _time_kit(gan, data, steps),
+        STORY1: lambda: _time_plain(loop, data, steps)})}
+
+
+def _profiles(runs_: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """``op_time_shares`` of each call, traced with ``tf.profiler`` one after the other."""
+    result = {}
+    for label, run in runs_.items():
+        with tempfile.TemporaryDirectory(prefix="gan_kit-profile-") as logdir:
+            tf.profiler.experimental.start(logdir)
+            try:
+                run()
+            finally:
+                tf.profiler.experimental.stop()
+            result[label] = op_time_shares(logdir)
+    return result
 
 
 def bench_sampling(name: str = "story1_dcgan_32", batch: int = 256, repeats: int = 5,
@@ -247,52 +426,70 @@ def bench_features(dataset: str = "fashion_mnist", n: int = 2048, repeats: int =
 
 def run_bench(models: tuple[str, ...] = tuple(MODELS), batch: int = 128, steps: int = 5, repeats: int = 5,
               out_dir: str | Path = "outputs/bench", compare_xla: bool = True, features: bool = True,
+              profile: bool = True, matmul_size: int = 2048, variants: dict[str, dict[str, Any]] | None = None,
               ) -> dict[str, Any]:
-    """Run every benchmark, print a table, and write ``bench.json`` to ``out_dir``."""
-    matmul = matmul_gflops()
-    variants: dict[str, dict[str, Any]] = {
-        "kit (default fast path)": {},
-        "kit, fresh G batch": {"reuse_fakes": False},  # the plain loop's update rule: the step's own overhead
+    """Run every benchmark, print a table, and write ``bench.json`` to ``out_dir``.
+
+    ``variants`` replaces the kit's variants (label -> config overrides, see ``bench_model``); the first is
+    the one profiled.
+    """
+    variants = variants or {
+        DEFAULT_VARIANT: {},
+        "kit, fresh G batch": {"reuse_fakes": False},  # the keras.io loop's update rule: the step's own overhead
         "kit, float32": {"mixed_precision": "off"},  # what the precision choice adds
+        "kit, Keras BatchNorm": {"runtime": {"fused_batch_norm": False}},  # what the fused kernel adds
     }
     if compare_xla:
         variants["kit + XLA"] = {"jit_compile": True}
         variants["kit, no XLA"] = {"jit_compile": False}
-    result: dict[str, Any] = {
-        "device": describe(),
-        "matmul_gflops": matmul,
-        "models": [bench_model(m, batch, steps, repeats, matmul, variants) for m in models],
-        "sampling": bench_sampling(models[0], batch=2 * batch, matmul=matmul),
-        "features": bench_features() if features else None,
-    }
+    result: dict[str, Any] = {"device": describe(), "models": [
+        bench_model(m, batch, steps, repeats, None, variants, matmul_size,
+                    profile_steps=min(steps, 3) if profile and i == 0 else 0) for i, m in enumerate(models)]}
+    result["matmul_gflops"] = result["models"][0]["matmul_gflops"]["float32"]["median"]
+    result["matmul"] = result["models"][0]["matmul_gflops"]
+    result["sampling"] = bench_sampling(models[0], batch=2 * batch, matmul=matmul_gflops(matmul_size))
+    result["features"] = bench_features() if features else None
+    result["profile"] = result["models"][0].pop("profile", None) if profile else None
     runs.write_json(Path(out_dir) / "bench.json", result)
     print(format_table(result))
     return result
 
 
+def _range(r: dict[str, float], fmt: str = "{:.2f}", scale: float = 1.0) -> str:
+    return f"{fmt.format(scale * r['median'])} [{fmt.format(scale * r['min'])}-{fmt.format(scale * r['max'])}]"
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """The benchmark as a plain-text table of ratios and fractions."""
-    lines = [f"device: {result['device']['device']}   matmul reference: {result['matmul_gflops']:.0f} GFLOP/s",
-             f"{'model':18s} {'variant':26s} {'img/s':>8s} {'x plain (median [min-max])':>28s} "
-             f"{'GFLOP/s':>8s} {'% f32 matmul':>13s} {'fit() start+end s':>18s}"]
+    """The benchmark as a plain-text table of ratios and fractions (median [min-max] over the repetitions)."""
+    matmul = "   ".join(f"{dtype} {_range(r, '{:.0f}')}" for dtype, r in result.get("matmul", {}).items())
+    lines = [f"device: {result['device']['device']}   matmul GFLOP/s: {matmul}",
+             f"{'model':16s} {'variant':24s} {'img/s':>7s} {'x story 1 loop':>20s} {'x keras.io loop':>20s} "
+             f"{'GFLOP/s':>8s} {'% same-precision matmul':>24s} {'fit() start+end s':>18s}"]
     for model in result["models"]:
         for label, row in model["rows"].items():
-            r = row["ratio_vs_plain"]
+            utilisation = _range(row["fraction_of_matmul"], "{:.0f}", 100) + "% " + row["precision"]
             lines.append(
-                f"{model['model']:18s} {label:26s} {row['images_per_s']['median']:8.1f} "
-                f"{r['median']:10.2f} [{r['min']:.2f}-{r['max']:.2f}]{'':7s} {row['gflops']:8.1f} "
-                f"{100 * row['fraction_of_matmul']:12.0f}% "
-                f"{row['fit_overhead_s']['median'] if row['fit_overhead_s'] else 0.0:18.2f}"
-            )
+                f"{model['model']:16s} {label:24s} {row['images_per_s']['median']:7.1f} "
+                f"{_range(row['ratio_vs_story1']):>20s} {_range(row['ratio_vs_keras_io']):>20s} "
+                f"{row['gflops']:8.1f} {utilisation:>24s} "
+                f"{row['fit_overhead_s']['median'] if row['fit_overhead_s'] else 0.0:18.2f}")
+        lines.append(f"{'':16s} data: {model['data']}")
     s = result["sampling"]
     lines.append(f"sampling (G inference): {s['images_per_s']['median']:.0f} img/s, "
-                 f"{100 * s['fraction_of_matmul']:.0f}% of matmul")
+                 f"{100 * s['fraction_of_matmul']:.0f}% of the float32 matmul")
     f = result.get("features")
     if f and "images_per_s" in f:
         lines.append(f"feature extraction ({f['dataset']} classifier): {f['images_per_s']['median']:.0f} img/s")
     elif f:
         lines.append(f"feature extraction: skipped ({f['skipped']})")
+    p = result.get("profile")
+    if p:
+        lines.append(f"profile ({p['model']}, batch {p['batch']}, {p['steps']} steps; share of op time):")
+        for label, prof in p["profiles"].items():
+            shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in prof["shares"].items())
+            lines.append(f"  {label}: {shares}")
     return "\n".join(lines)
 
 
-__all__ = ["MODELS", "bench_model", "format_table", "layer_flops", "matmul_gflops", "run_bench", "step_flops"]
+__all__ = ["MODELS", "OP_CLASSES", "bench_model", "classify_op", "format_table", "layer_flops", "matmul_gflops",
+           "op_time_shares", "plain_step", "profile_step", "real_batches", "run_bench", "step_flops", "story1_step"]
