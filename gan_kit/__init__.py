@@ -6,12 +6,12 @@ The public API is small: ``Config`` and ``for_profile`` (gan_kit.config), ``trai
 so ``import gan_kit`` does not import TensorFlow; the analysis modules (``records``,
 ``observations``, ``compare``, ``report``, ``plotting``, ``diagnostics``, ``runs``) never do.
 
-Layers, lowest first (imports point down this list only; ``tests/test_layers.py`` checks it):
-``fileio``, ``images``, ``devices``, ``ring`` / ``config`` / ``runs`` / ``diagnostics``,
-``plotting`` / ``records``, ``observations``, ``compare``, ``report`` / ``data`` / ``models``,
-``losses`` / ``metrics`` / ``gan``, ``conditional``, ``vae``, ``toy`` / ``tracking``,
-``checkpoints``, ``callbacks`` / ``training`` / ``sweep``, ``lab`` / ``checks``, ``handouts`` /
-``bench``, ``__main__``.
+Layers, lowest first (a module imports its own layer or lower ones only; ``tests/test_layers.py``
+checks it): ``fileio``, ``images``, ``devices``, ``ring``, ``recipes`` / ``config`` / ``runs`` /
+``diagnostics``, ``plotting`` / ``records``, ``observations``, ``compare``, ``report`` / ``data`` /
+``models``, ``losses``, ``augment`` / ``metrics`` / ``gan``, ``steps``, ``conditional``, ``vae``, ``toy`` /
+``tracking``, ``checkpoints``, ``callbacks`` / ``training`` / ``sweep``, ``lab`` / ``checks``,
+``assignments`` / ``bench``, ``quality``, ``__main__``.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ _LAZY = {
     "evaluate": ("metrics", "evaluate"),
 }
 _MODULES = (
-    "bench", "callbacks", "checkpoints", "checks", "compare", "conditional", "config", "data", "devices",
-    "diagnostics", "fileio", "gan", "handouts", "images", "lab", "losses", "metrics", "models", "observations",
-    "plotting", "records", "report", "ring", "runs", "sweep", "toy", "tracking", "training", "vae",
+    "assignments", "augment", "bench", "callbacks", "checkpoints", "checks", "compare", "conditional", "config",
+    "data", "devices", "diagnostics", "fileio", "gan", "images", "lab", "losses", "metrics", "models",
+    "observations", "plotting", "quality", "recipes", "records", "report", "ring", "runs", "steps", "sweep", "toy",
+    "tracking", "training", "vae",
 )
 
 

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import Config, ConfigError, for_profile
+from .config import NO_RECIPE, Config, ConfigError, for_profile
+from .recipes import RECIPES
 
 
 def _parse_value(text: str) -> Any:
@@ -66,9 +67,9 @@ def build_config(args: argparse.Namespace) -> Config:
     """The config a CLI call describes: a JSON file or defaults, then a profile, then ``--set`` values."""
     base = Config.from_json(args.config) if args.config else None
     overrides = _overrides(args.set or [])
-    if args.profile is None and base is not None:
+    if args.profile is None and base is not None and args.recipe is None:
         return base.replace(**overrides)
-    return for_profile(args.profile, base=base, **overrides)
+    return for_profile(args.profile, base=base, recipe=args.recipe, **overrides)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,12 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--batch", type=int, default=128)
     bench.add_argument("--model", action="append", choices=["story1_dcgan_32", "dcgan_28"])
     bench.add_argument("--out", default="outputs/bench")
+    bench.add_argument("--quality", action="store_true",
+                       help="instead: train each recipe for fixed wall-clock budgets and score its samples "
+                            "(outputs/bench/quality.json; about 2 hours on a 2-core CPU)")
+    bench.add_argument("--recipes", help="with --quality: comma-separated recipes (default: all but assignment)")
+    bench.add_argument("--datasets", default="fashion_mnist,cifar10", help="with --quality: datasets")
+    bench.add_argument("--budgets", default="120,300,600", help="with --quality: budgets in seconds")
+    bench.add_argument("--samples", type=int, default=10_000, help="with --quality: images per score")
     for name, text in (("train", "train a GAN and write a run folder"), ("config", "print the resolved config"),
                        ("sweep", "train one run per point of a grid (resumable), then compare them")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--config", help="a config JSON file (e.g. a run's config.json)")
         p.add_argument("--profile", choices=["smoke", "quick", "full", "auto"], help="apply a profile's settings")
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+        p.add_argument("--recipe", choices=[*sorted(RECIPES), NO_RECIPE],
+                       help="apply a named recipe (gan_kit.recipes) after the profile; 'none': the kit's defaults")
         if name == "train":
             p.add_argument("--resume", metavar="RUN_DIR", help="continue a run folder from its last complete epoch")
         if name == "sweep":
@@ -176,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                              only=_columns(args.notebooks or ""))
             print(f"{len({r.student for r in rows})} student(s) graded: {Path(args.out) / 'grades.csv'}, "
                   f"{Path(args.out) / 'summary.csv'}, {Path(args.out) / 'feedback'}")
+            return 0
+        if args.command == "bench" and args.quality:
+            from .quality import run_quality
+
+            run_quality(_columns(args.recipes) if args.recipes else None, datasets=_columns(args.datasets),
+                        budgets=[int(b) for b in _columns(args.budgets)], samples=args.samples, out=args.out)
             return 0
         if args.command == "bench":
             from .bench import MODELS, run_bench

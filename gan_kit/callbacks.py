@@ -31,6 +31,7 @@ __all__ = [
     "MetricsCallback",
     "ModelCheckpoints",
     "SampleGrid",
+    "StepLogger",
     "TensorBoardLogger",
     "WandbLogger",
     "instance_noise_std",
@@ -117,6 +118,64 @@ class HistoryWriter(keras.callbacks.Callback):
             if key != "epoch":
                 values.append(float(logs.get(key, math.nan)))
         runs.write_history(self.run_dir, self.history)
+
+
+class StepLogger(keras.callbacks.Callback):
+    """Writes every train step's losses to ``steps.csv`` in the run folder, at the end of each epoch.
+
+    Keras hands a callback the epoch's running means, not the step's values; the value of
+    steps ``j+1 .. k`` is recovered as ``((k+1) m_k - (j+1) m_j) / (k - j)`` from the means
+    ``m`` after steps ``j`` and ``k`` (one row per step on a CPU, one per call of
+    ``steps_per_execution`` steps otherwise). A continued run keeps the rows of the epochs
+    it resumes after.
+
+    Args:
+        run_dir: the run folder.
+        keys: the log keys to record (those missing from the logs are skipped).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike, keys: tuple[str, ...] = ("g_loss", "d_loss", "d_real_prob",
+                                                                             "d_fake_prob")):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.keys = tuple(keys)
+        self.table: dict[str, list[float]] | None = None
+        self._steps_per_epoch = 0
+        self._epoch = 0
+        self._last: tuple[int, dict[str, float]] = (-1, {})
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.table is None:  # keep what earlier epochs of this run wrote, drop what a resume retrains
+            kept = runs.load_steps(self.run_dir)
+            rows = sum(1 for e in kept.get("epoch", []) if e <= epoch)
+            self.table = {"step": [], "epoch": [], **{k: [] for k in self.keys}}
+            for key in self.table:
+                self.table[key] = list(kept.get(key, [math.nan] * rows))[:rows]
+        self._epoch = epoch
+        self._last = (-1, {})
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.table is None:
+            return
+        means = {k: float(logs[k]) for k in self.keys if logs and k in logs}
+        last_batch, last_means = self._last
+        span = batch - last_batch
+        if span < 1:
+            return
+        self._steps_per_epoch = max(self._steps_per_epoch, batch + 1)
+        self.table["step"].append(self._epoch * self._steps_per_epoch + batch + 1)
+        self.table["epoch"].append(self._epoch + 1)
+        for key in self.keys:
+            if key not in means:
+                self.table[key].append(math.nan)
+            else:
+                before = (last_batch + 1) * last_means.get(key, 0.0)
+                self.table[key].append(((batch + 1) * means[key] - before) / span)
+        self._last = (batch, means)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.table is not None:
+            runs.write_history(self.run_dir, self.table, file=runs.STEPS_FILE)
 
 
 class SampleGrid(keras.callbacks.Callback):

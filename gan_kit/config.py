@@ -24,6 +24,8 @@ CONDITIONING = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32, 64)
+NO_RECIPE = "none"  # for_profile(recipe=NO_RECIPE): the kit's defaults, not even the quick recipe
+DIFFAUGMENT = ("color", "translation", "cutout")  # DiffAugment transforms (gan_kit.augment)
 D_NORMS = ("batch", "layer", "none")
 TO_IMAGE = ("conv", "transpose")
 CHANNELS = (1, 3)
@@ -91,6 +93,7 @@ class Config:
     minibatch_std: bool = False
     upsample: str = "transpose"
     ema: float = 0.0
+    diffaugment: str = ""
     feature_matching: float = 0.0
     beta: float = 1.0
     recon_loss: str = "bce"
@@ -112,6 +115,7 @@ class Config:
     distribute: str = "auto"
     deterministic: bool = False
     tensorboard: bool = True
+    log_steps: bool = False
     wandb: bool = False
     diagnostics: bool = True
     notes: str = ""
@@ -228,9 +232,9 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "beta": (0.0, 1000.0, True),
     "sgd_momentum": (0.0, 1.0, True),
 }
-_BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic", "conditional", "tensorboard", "wandb",
-          "diagnostics", "reuse_fakes")
-_STRINGS = ("name", "output_dir", "notes")
+_BOOLS = ("refine", "spectral_norm", "minibatch_std", "deterministic", "conditional", "tensorboard", "log_steps",
+          "wandb", "diagnostics", "reuse_fakes")
+_STRINGS = ("name", "output_dir", "notes", "diffaugment")
 
 
 def _fail(name: str, value: Any, expected: str) -> None:
@@ -294,6 +298,10 @@ def _validate(cfg: Config) -> None:
             _fail("gradient_penalty", gp, "a weight in [0, 1000], or null for 10 with wasserstein and 0 otherwise")
     if cfg.ema >= 1.0:
         _fail("ema", cfg.ema, "0 (off) or a decay in (0, 1) such as 0.999")
+    unknown = [p.strip() for p in cfg.diffaugment.split(",") if p.strip() and p.strip() not in DIFFAUGMENT]
+    if unknown:
+        _fail("diffaugment", cfg.diffaugment, f"a comma-separated subset of {list(DIFFAUGMENT)} "
+              "(e.g. 'color,translation,cutout'), or '' for none")
     if cfg.loss not in LABEL_LOSSES:
         for name in ("label_smoothing", "label_noise", "label_flip"):
             if getattr(cfg, name) > 0:
@@ -354,8 +362,9 @@ def for_profile(profile: str | None = None, base: Config | None = None, recipe: 
     (``gan_kit.recipes``), then ``overrides``.
 
     Without ``recipe``, ``quick`` applies the one ``recipes.QUICK_RECIPES`` names for the dataset (if
-    any). A recipe sets the algorithm and may set the batch and image size; under ``smoke`` the
-    profile's tiny budget is applied again after it, so a smoke run stays a code check. Fields that
+    any); ``recipe="none"`` applies none (the kit's defaults). A recipe sets the algorithm and may set
+    the batch and image size; under ``smoke`` the profile's tiny budget is applied again after it, so a
+    smoke run stays a code check. Fields that
     fix the image shape follow the dataset when not overridden.
 
     Raises:
@@ -370,7 +379,10 @@ def for_profile(profile: str | None = None, base: Config | None = None, recipe: 
         size, ch = NATIVE_SHAPES[overrides["dataset"]]
         values["image_size"], values["channels"] = size, ch
     values.update(PROFILE_SETTINGS[concrete])
-    chosen = recipe if recipe is not None else (QUICK_RECIPES.get(dataset) if concrete == "quick" else None)
+    if recipe == NO_RECIPE:
+        chosen = None
+    else:
+        chosen = recipe if recipe is not None else (QUICK_RECIPES.get(dataset) if concrete == "quick" else None)
     if chosen is not None:
         if chosen not in RECIPES:
             raise ConfigError(f"Unknown recipe {chosen!r}. Valid recipes: {sorted(RECIPES)}.")
@@ -390,6 +402,8 @@ def default_profile_settings() -> dict[str, dict[str, Any]]:
 __all__ = [
     "CHANNELS",
     "DATASET_NAMES",
+    "DIFFAUGMENT",
+    "NO_RECIPE",
     "D_NORMS",
     "IMAGE_SIZES",
     "LOSS_NAMES",

@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from .augment import diff_augment, parse_policy
 from .config import Config
 from .losses import feature_matching_loss, get_losses, gradient_penalty
 from .models import build_models, precision
@@ -45,7 +46,9 @@ class GAN(keras.Model):
         discriminator: maps images to logits of shape (batch, 1).
         latent_dim: size of the noise vector.
         seed: seed of the model's own random streams (noise, labels, penalties).
-        ema: decay of an exponential moving average of G's weights used for sampling (0: off).
+        ema: decay of an exponential moving average of G's weights used for sampling (0: off); warmed up
+            as TensorFlow's ``ExponentialMovingAverage`` with ``num_updates``: the decay after t G updates is
+            ``min(ema, (1 + t) / (10 + t))``, so the average does not lag behind G's first steps.
         feature_layer: name of D's layer whose output feature matching compares.
     """
 
@@ -71,6 +74,7 @@ class GAN(keras.Model):
         self.ema = float(ema)
         self.feature_layer = feature_layer
         self.ema_generator = None
+        self.augment_policy: tuple[str, ...] = ()
         if self.ema > 0:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
@@ -97,6 +101,7 @@ class GAN(keras.Model):
         g_steps: int = 1,
         feature_matching: float = 0.0,
         reuse_fakes: bool = True,
+        diffaugment: str = "",
         **kwargs: Any,
     ) -> None:
         """Set the optimizers, the loss family and the stabilization tricks of the step.
@@ -115,6 +120,8 @@ class GAN(keras.Model):
             reuse_fakes: the last D update and the first G update of a step share one generated
                 batch (one G forward pass less per step, as PyTorch's DCGAN example does); False
                 gives each update its own fresh noise.
+            diffaugment: DiffAugment's transforms for every image D sees, e.g. ``"color,translation,cutout"``
+                (``gan_kit.augment``; ``""`` off).
             **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``, ``steps_per_execution``).
 
         Raises:
@@ -150,6 +157,7 @@ class GAN(keras.Model):
         self.g_steps = int(g_steps)
         self.feature_matching = float(feature_matching)
         self.reuse_fakes = bool(reuse_fakes)
+        self.augment_policy = parse_policy(diffaugment)
         if self.feature_matching > 0:
             try:
                 layer = self.discriminator.get_layer(self.feature_layer)
@@ -182,7 +190,9 @@ class GAN(keras.Model):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
 
     def _noisy(self, images: tf.Tensor) -> tf.Tensor:
-        """Instance noise: Gaussian noise of the current std added to D's inputs."""
+        """What D sees of a batch: DiffAugment's transforms (when on), then instance noise of the current std."""
+        if self.augment_policy:
+            images = diff_augment(images, self.augment_policy, self.seed_generator)
         std = tf.cast(self.instance_noise_std, images.dtype)
         noise = keras.random.normal(tf.shape(images), seed=self.seed_generator, dtype=images.dtype)
         return images + std * noise
@@ -280,9 +290,11 @@ class GAN(keras.Model):
             scaled = self._for_gradients(self.g_optimizer, g_loss)
         grads = tape.gradient(scaled, self.generator.trainable_weights)
         self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
-        if self.ema_generator is not None:
+        if self.ema_generator is not None:  # warmed up: decay min(ema, (1 + t) / (10 + t)) after t G updates
+            t = tf.cast(self.g_optimizer.iterations, tf.float32)
+            decay = tf.minimum(self.ema, (1.0 + t) / (10.0 + t))
             for avg, w in zip(self.ema_generator.weights, self.generator.weights):
-                avg.assign(self.ema * avg + (1.0 - self.ema) * tf.cast(w, avg.dtype))
+                avg.assign(tf.cast(decay, avg.dtype) * avg + tf.cast(1.0 - decay, avg.dtype) * tf.cast(w, avg.dtype))
         out["g_loss"] = g_loss
         return out
 
@@ -353,6 +365,7 @@ def compile_gan(gan: GAN, config: Config, runtime: dict[str, Any]) -> None:
         g_steps=config.g_steps,
         feature_matching=config.feature_matching,
         reuse_fakes=config.reuse_fakes,
+        diffaugment=config.diffaugment,
         jit_compile=runtime["jit_compile"],
         steps_per_execution=runtime["steps_per_execution"],
     )

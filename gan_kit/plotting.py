@@ -45,6 +45,7 @@ __all__ = [
     "plot_ring",
     "plot_run_curves",
     "plot_side_by_side",
+    "plot_steps",
     "save_figure",
     "save_gif",
     "save_image_grid",
@@ -559,6 +560,50 @@ def plot_overlay(histories: Sequence[Mapping[str, Sequence[float]]], columns: Se
         fig.tight_layout(rect=(0, 0.06 + 0.03 * math.ceil(len(names) / 3), 1, 1))
     else:
         fig.tight_layout()
+    if save_to is not None:
+        save_figure(fig, save_to)
+    return fig
+
+
+def plot_steps(tables: Mapping[str, Mapping[str, Sequence[float]] | str | os.PathLike],
+               columns: Sequence[str] = ("d_loss", "g_loss"), window: int = 16,
+               save_to: str | os.PathLike | None = None):
+    """Per-step losses of several runs (``steps.csv``, see ``Config.log_steps``): each step faint, its moving
+    mean over ``window`` steps solid, one panel per column and one colour per run.
+
+    Args:
+        tables: label -> a per-step table or a run folder.
+        columns: the columns to draw.
+        window: steps in the moving mean.
+        save_to: optional PNG path.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        ValueError: for a run folder without ``steps.csv``.
+    """
+    loaded = {}
+    for label, source in tables.items():
+        table = runs.load_steps(source) if isinstance(source, (str, os.PathLike)) else dict(source)
+        if not table:
+            raise ValueError(f"{source} has no steps.csv: train the run with log_steps=True to record every step.")
+        loaded[label] = table
+    fig, axes = plt.subplots(1, len(columns), figsize=(5.2 * len(columns), 3.4), squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        for i, (label, table) in enumerate(loaded.items()):
+            values = np.asarray(table.get(column, []), np.float64)
+            steps = np.asarray(table.get("step") or np.arange(1, len(values) + 1))
+            color = f"C{i % 10}"
+            ax.plot(steps, values, color=color, lw=0.6, alpha=0.35)
+            if len(values) >= window:
+                smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+                ax.plot(steps[window - 1:], smooth, color=color, lw=1.6, label=label)
+            else:
+                ax.lines[-1].set_label(label)
+        ax.set(title=f"{column} per step (faint) and its {window}-step mean", xlabel="train step")
+        ax.legend(fontsize="small")
+    fig.tight_layout()
     if save_to is not None:
         save_figure(fig, save_to)
     return fig

@@ -31,6 +31,7 @@ __all__ = [
     "fmt",
     "load_run",
     "short_reason",
+    "step_noise",
 ]
 
 
@@ -44,6 +45,21 @@ def final_value(history: Mapping[str, Sequence[float]], key: str) -> float | Non
         if value is not None and math.isfinite(value):
             return float(value)
     return None
+
+
+def step_noise(values: Sequence[float], window: int = 16) -> float:
+    """How much a per-step series (``steps.csv``) jumps from step to step: the standard deviation of its
+    values around their centred moving mean over ``window`` steps (NaN for a series shorter than ``window``)."""
+    finite = [float(v) for v in values if math.isfinite(float(v))]
+    if window < 1 or len(finite) < window:
+        return math.nan
+    half = window // 2
+    residuals = []
+    for i in range(half, len(finite) - (window - half) + 1):
+        chunk = finite[i - half:i - half + window]
+        residuals.append(finite[i] - sum(chunk) / window)
+    mean = sum(residuals) / len(residuals)
+    return math.sqrt(sum((r - mean) ** 2 for r in residuals) / len(residuals))
 
 
 def short_reason(reason: str) -> str:

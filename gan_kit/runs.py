@@ -32,6 +32,7 @@ from .fileio import RunFolderError, atomic_write_bytes, atomic_write_text, read_
 # ----------------------------------------------------------------- file names inside a run folder
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
+STEPS_FILE = "steps.csv"  # per-step losses, when the config's log_steps is on
 STATUS_FILE = "status.json"
 RUNTIME_FILE = "runtime.json"
 METRICS_FILE = "metrics.json"
@@ -70,6 +71,7 @@ __all__ = [
     "METRICS_FILE",
     "STATES",
     "STATUS_FILE",
+    "STEPS_FILE",
     "Run",
     "RunFolderError",
     "atomic_write_bytes",
@@ -81,6 +83,7 @@ __all__ = [
     "load_generator",
     "load_history",
     "load_model",
+    "load_steps",
     "read_config",
     "read_json",
     "read_state",
@@ -140,8 +143,9 @@ def create_run_dir(output_dir: str | os.PathLike, name: str, *, timestamp: str |
     raise RunFolderError(f"Could not find a free run folder name for {base} in {root}.")
 
 
-def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[float]]) -> Path:
-    """Atomically write the history table (one row per epoch) as CSV."""
+def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[float]], file: str = HISTORY_FILE
+                  ) -> Path:
+    """Atomically write the history table (one row per epoch; per step for ``STEPS_FILE``) as CSV."""
     columns = list(history)
     rows = max((len(v) for v in history.values()), default=0)
     buffer = io.StringIO()
@@ -149,7 +153,7 @@ def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[flo
     writer.writerow(columns)
     for i in range(rows):
         writer.writerow([_fmt(history[c][i]) if i < len(history[c]) else "" for c in columns])
-    return atomic_write_text(Path(run_dir) / HISTORY_FILE, buffer.getvalue())
+    return atomic_write_text(Path(run_dir) / file, buffer.getvalue())
 
 
 def _fmt(value: Any) -> str:
@@ -166,9 +170,10 @@ def write_status(run_dir: str | os.PathLike, state: str, **details: Any) -> Path
 
 
 # ----------------------------------------------------------------- reading
-def load_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
-    """History columns of a run as lists of floats (empty dict when the run has none yet)."""
-    path = Path(run_dir) / HISTORY_FILE
+def load_history(run_dir: str | os.PathLike, file: str = HISTORY_FILE) -> dict[str, list[float]]:
+    """History columns of a run as lists of floats (empty dict when the run has none yet); ``file=STEPS_FILE``
+    reads the per-step table instead."""
+    path = Path(run_dir) / file
     if not path.exists():
         return {}
     with path.open(newline="") as handle:
@@ -182,6 +187,12 @@ def load_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
             for c, cell in zip(header, row):
                 columns[c].append(float(cell) if cell not in ("", None) else math.nan)
     return columns
+
+
+def load_steps(run_dir: str | os.PathLike) -> dict[str, list[float]]:
+    """The run's per-step table (``steps.csv``: ``step``, ``epoch`` and each loss per train step), or an empty
+    dict when the run did not log steps (``Config.log_steps``)."""
+    return load_history(run_dir, STEPS_FILE)
 
 
 def truncate_history(run_dir: str | os.PathLike, epochs: int) -> dict[str, list[float]]:

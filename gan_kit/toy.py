@@ -52,6 +52,7 @@ def train_toy(
     g_lr: float = 1e-3,
     d_lr: float = 1e-3,
     beta1: float = 0.5,
+    beta2: float = 0.999,
     n_critic: int = 1,
     gp_weight: float = 0.0,
     spectral_norm: bool = False,
@@ -73,6 +74,7 @@ def train_toy(
         steps: train steps (each ``n_critic`` D updates and ``g_steps`` G updates), in 10 epochs, so
             the history has 10 rows; rounded down to a multiple of 10 (at least 1 step).
         d_hidden, d_depth: size of D (a large, fast-learning D overpowers G).
+        beta1, beta2: Adam's betas for both networks.
         n_critic, gp_weight, spectral_norm, label_smoothing, instance_noise, d_dropout, feature_matching,
             g_steps: stabilization switches, as in ``GAN.compile`` and ``build_toy_discriminator``
             (instance noise stays constant here: the toy has no epochs to decay it over).
@@ -105,7 +107,7 @@ def train_toy(
     )
     generator = build_toy_generator(latent_dim, g_hidden)
     discriminator = build_toy_discriminator(d_hidden, d_depth, spectral_norm, d_dropout)
-    optimizers = make_optimizer("adam", g_lr, beta1, 0.999), make_optimizer("adam", d_lr, beta1, 0.999)
+    optimizers = make_optimizer("adam", g_lr, beta1, beta2), make_optimizer("adam", d_lr, beta1, beta2)
     if train_step is not None:
         tricks = {"loss": (loss, "bce"), "n_critic": (n_critic, 1), "gp_weight": (gp_weight, 0.0),
                   "label_smoothing": (label_smoothing, 0.0), "instance_noise": (instance_noise, 0.0),
@@ -126,7 +128,8 @@ def train_toy(
     samples = keras.ops.convert_to_numpy(gan.generator(z, training=False))
     settings = {
         "loss": loss, "steps": epochs * steps_per_epoch, "d_hidden": d_hidden, "d_depth": d_depth, "g_lr": g_lr,
-        "d_lr": d_lr, "n_critic": n_critic, "gp_weight": gp_weight, "spectral_norm": spectral_norm,
+        "d_lr": d_lr, "beta1": beta1, "beta2": beta2, "n_critic": n_critic, "gp_weight": gp_weight,
+        "spectral_norm": spectral_norm,
         "label_smoothing": label_smoothing, "instance_noise": instance_noise, "d_dropout": d_dropout,
         "feature_matching": feature_matching, "g_steps": g_steps, "seed": seed,
         "train_step": getattr(train_step, "__name__", None) if train_step is not None else "the kit's GAN step",

@@ -1,18 +1,22 @@
-"""Experiment tracking: TensorBoard event files and optional Weights & Biases runs, one per run folder."""
+"""Experiment tracking: TensorBoard event files and Weights & Biases runs (offline by default), one per run
+folder, and a reader of what an offline W&B run logged."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import struct
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from . import runs
 from .images import png_size
 
-__all__ = ["TensorBoardLogger", "WandbLogger"]
+__all__ = ["TensorBoardLogger", "WandbLogger", "wandb_history", "wandb_records"]
 
 
 def diverged(model) -> bool:
@@ -109,10 +113,10 @@ def _wandb_id(name: str) -> str:
 
 
 class WandbLogger(keras.callbacks.Callback):
-    """Optional Weights & Biases logging: each epoch's logs and the fixed-noise grid, per run.
+    """Weights & Biases logging (``Config.wandb``): each epoch's logs and the fixed-noise grid, per run.
 
-    ``wandb`` is not a dependency of the kit: when it cannot be imported this callback
-    prints one line and does nothing. It runs in W&B's **offline** mode unless
+    ``wandb`` is in the kit's requirements; where it cannot be imported this callback prints
+    one line and does nothing. It runs in W&B's **offline** mode unless
     ``$WANDB_MODE`` (or ``mode``) says otherwise, writing under ``<run>/wandb/``; upload
     later with ``wandb sync``. The W&B run's name is the run folder's name and its id is
     derived from it, so a resumed run continues the same W&B run. A W&B error turns logging
@@ -174,3 +178,47 @@ class WandbLogger(keras.callbacks.Callback):
         if self._run is not None:
             self._run.finish()
             self._run = None
+
+
+_BLOCK = 32768  # the W&B transaction log's block size
+
+
+def wandb_records(run_dir: str | os.PathLike) -> list[Any]:
+    """Every record of the run's offline W&B log (``<run>/wandb/offline-run-*/run-*.wandb``), as wandb's own
+    protobuf ``Record`` messages, in the order they were written.
+
+    wandb (0.31) has no Python reader for this file, so it is read here: a 7-byte header, then
+    LevelDB-style records in 32 KiB blocks (a 4-byte checksum, a 2-byte length and a 1-byte type:
+    full, first, middle or last piece).
+
+    Raises:
+        FileNotFoundError: when the run folder holds no offline W&B log.
+    """
+    from wandb.proto import wandb_internal_pb2
+
+    found = sorted(Path(run_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    if not found:
+        raise FileNotFoundError(f"{run_dir} holds no offline W&B log: train it with wandb=True (and WANDB_MODE "
+                                f"unset or 'offline').")
+    raw, pos, pieces, records = found[-1].read_bytes(), 7, b"", []
+    while pos + 7 <= len(raw):
+        if _BLOCK - pos % _BLOCK < 7:  # a block's tail too short for a record header is padding
+            pos += _BLOCK - pos % _BLOCK
+            continue
+        _, length, kind = struct.unpack("<IHB", raw[pos : pos + 7])
+        if length == kind == 0:
+            break
+        data, pos = raw[pos + 7 : pos + 7 + length], pos + 7 + length
+        pieces = data if kind in (1, 2) else pieces + data
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pieces)
+            records.append(record)
+    return records
+
+
+def wandb_history(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The rows the run logged to W&B (one per ``log`` call: ``_step``, each scalar, the grid's file), decoded
+    from the offline log."""
+    return [{(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in record.history.item}
+            for record in wandb_records(run_dir) if record.WhichOneof("record_type") == "history"]

@@ -41,6 +41,7 @@ from .checkpoints import ResumeError, fixed_noise
 from .conditional import build_conditional_gan
 from .config import Config
 from .gan import GAN, build_gan, config_optimizers, make_optimizer
+from .gan import HISTORY_COLUMNS as _GAN_HISTORY
 from .images import save_gif
 from .models import build_models
 from .runs import Run, load_generator
@@ -49,7 +50,7 @@ from .vae import HISTORY_COLUMNS as VAE_COLUMNS
 from .vae import VAERun, build_vae, save_artifacts
 from .vae import save_models as save_vae_models
 
-GAN_COLUMNS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time")
+GAN_COLUMNS = tuple(_GAN_HISTORY)
 HISTORY_COLUMNS = list(GAN_COLUMNS)
 
 __all__ = [
@@ -335,6 +336,8 @@ def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, hist
         own.append(cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every))
     if config.metrics_every > 0:  # FID/KID into history.csv every metrics_every epochs
         own.append(cbs.metrics_callback(config))
+    if config.log_steps:  # every step's losses -> steps.csv
+        own.append(cbs.StepLogger(run_dir, keys=tuple(c for c in family.columns if c != "epoch_time")))
     own.append(history_cb)
     if family.resumable:
         own.append(checkpoints.TrainingState(run_dir))

@@ -6,7 +6,9 @@ injected as the papermill parameter ``profile`` (and exported as ``GAN_KIT_PROFI
 the kernel) and written, executed, to ``outputs/notebooks/<same name>``. A failing
 notebook does not stop the others: its failing cell is recorded, the summary table and
 ``outputs/notebooks/summary.json`` list every notebook, and the exit status is 1 when any
-notebook failed.
+notebook failed. Then the course site is written under ``outputs/site/``
+(``scripts/course_site.py``): every executed notebook as HTML and an index page with each
+notebook's status, time and first figure.
 
 Examples::
 
@@ -63,6 +65,17 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT / "outputs" / "notebooks",
         help="where executed notebooks and summary.json go (default: outputs/notebooks/).",
+    )
+    parser.add_argument(
+        "--site-dir",
+        type=Path,
+        default=REPO_ROOT / "outputs" / "site",
+        help="where the HTML course site goes (default: outputs/site/).",
+    )
+    parser.add_argument(
+        "--no-site",
+        action="store_true",
+        help="do not write the HTML course site.",
     )
     parser.add_argument(
         "--cell-timeout",
@@ -221,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(rows))
     print()
     print(f"{len(rows) - len(failed)} ok, {len(failed)} failed; summary in {output_dir / 'summary.json'}")
+    if not args.no_site:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from course_site import build_site
+
+        print(f"course site: {build_site(summary, args.site_dir.resolve())}")
     return EXIT_FAILED if failed else 0
 
 

@@ -21,6 +21,7 @@ from gan_kit.callbacks import (
     InstanceNoiseSchedule,
     ModelCheckpoints,
     SampleGrid,
+    StepLogger,
     instance_noise_std,
     save_models,
 )
@@ -361,3 +362,33 @@ def test_save_models_writes_the_ema_generator_too(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [runs.GENERATOR_FILE, runs.DISCRIMINATOR_FILE, runs.EMA_GENERATOR_FILE])
     assert _weights_equal(runs.load_model(tmp_path / runs.EMA_GENERATOR_FILE), gan.ema_generator)
+
+
+def _drive_steps(logger, epoch, raw, every=1):
+    """Feed ``logger`` one epoch of Keras-style logs: the running mean of ``raw`` after every ``every`` steps."""
+    logger.on_epoch_begin(epoch)
+    for end in range(every, len(raw) + 1, every):
+        logger.on_train_batch_end(end - 1, {"d_loss": float(np.mean(raw[:end])), "g_loss": 1.0})
+    logger.on_epoch_end(epoch)
+
+
+def test_step_logger_recovers_raw_steps_and_chunks_and_keeps_rows_before_a_resume(tmp_path):
+    raw = np.array([3.0, -1.0, 10.0, 0.5, 2.0, 7.0])
+    logger = StepLogger(tmp_path, keys=("d_loss", "g_loss", "gp"))
+    _drive_steps(logger, 0, raw)
+    _drive_steps(logger, 1, raw[::-1])
+    table = runs.load_steps(tmp_path)
+    assert table["step"] == list(range(1, 13)) and table["epoch"] == [1] * 6 + [2] * 6
+    np.testing.assert_allclose(table["d_loss"], [*raw, *raw[::-1]], rtol=1e-6)
+    assert table["g_loss"] == [1.0] * 12 and all(math.isnan(v) for v in table["gp"])  # a key not logged: NaN
+    chunked = StepLogger(tmp_path / "chunks", keys=("d_loss",))
+    (tmp_path / "chunks").mkdir()
+    _drive_steps(chunked, 0, raw, every=3)  # steps_per_execution=3: one row per call, its steps' mean
+    chunks = runs.load_steps(tmp_path / "chunks")
+    assert chunks["step"] == [3, 6]
+    np.testing.assert_allclose(chunks["d_loss"], [raw[:3].mean(), raw[3:].mean()], rtol=1e-6)
+    resumed = StepLogger(tmp_path, keys=("d_loss", "g_loss", "gp"))  # continues after epoch 1: epoch 2 retrained
+    _drive_steps(resumed, 1, raw)
+    again = runs.load_steps(tmp_path)
+    assert again["epoch"] == [1] * 6 + [2] * 6
+    np.testing.assert_allclose(again["d_loss"], [*raw, *raw], rtol=1e-6)

@@ -9,6 +9,15 @@ def test_config_command_applies_profile_and_overrides(capsys):
     assert cfg["epochs"] == 3 and cfg["profile"] == "smoke" and cfg["image_size"] == 28
 
 
+def test_recipe_flag_applies_a_named_recipe_then_the_overrides(capsys):
+    assert main(["config", "--profile", "quick", "--recipe", "sngan", "--set", "batch_size=32"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert (cfg["loss"], cfg["spectral_norm"], cfg["d_beta1"], cfg["d_beta2"]) == ("hinge", True, 0.0, 0.9)
+    assert cfg["batch_size"] == 32  # --set comes last
+    assert main(["config", "--profile", "quick", "--recipe", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == "bce"
+
+
 def test_bad_override_is_an_error_not_a_crash(capsys):
     assert main(["config", "--profile", "smoke", "--set", "epochs=-1"]) == 2
     assert "epochs" in capsys.readouterr().err

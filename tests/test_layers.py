@@ -16,20 +16,20 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gan_kit"
 # Lowest first. A module may import modules of its own layer or of a lower one; within a layer the cycle check
 # keeps the imports one-way. Sub-packages (data/, metrics/) are one entry each.
 LAYERS: list[tuple[str, ...]] = [
-    ("fileio", "images", "devices", "ring"),
+    ("fileio", "images", "devices", "ring", "recipes"),
     ("config",),
     ("runs",),
     ("diagnostics", "plotting"),
     ("records", "observations", "compare", "report"),  # analysis: run folders in, text and figures out
     ("data",),
-    ("models", "losses"),
+    ("models", "losses", "augment"),
     ("metrics",),
-    ("gan", "conditional", "vae", "toy"),
+    ("gan", "steps", "conditional", "vae", "toy"),
     ("tracking", "checkpoints", "callbacks"),
     ("training",),
     ("sweep", "lab"),
     ("checks", "assignments"),
-    ("bench", "__main__"),
+    ("bench", "quality", "__main__"),
 ]
 ANALYSIS = ("runs", "config", "diagnostics", "plotting", "records", "observations", "compare", "report")
 

@@ -128,7 +128,7 @@ def test_runner_keeps_going_and_records_the_failing_cell(tmp_path):
     env = {**os.environ, "GAN_KIT_PROFILE": "smoke"}
     proc = subprocess.run(
         [sys.executable, str(RUNNER), "--notebooks-dir", str(nb_dir), "--output-dir", str(out_dir),
-         "--profile", "smoke", "--cell-timeout", "120"],
+         "--site-dir", str(tmp_path / "site"), "--profile", "smoke", "--cell-timeout", "120"],
         check=False, capture_output=True, text=True, env=env, timeout=300, cwd=str(REPO_ROOT),
     )
     assert proc.returncode != 0, proc.stdout + proc.stderr
@@ -160,7 +160,7 @@ def test_runner_only_filter_and_nothing_to_run(tmp_path):
     nbformat.write(_tiny_notebook("y = 1"), str(nb_dir / "01_a.ipynb"))
     proc = subprocess.run(
         [sys.executable, str(RUNNER), "--notebooks-dir", str(nb_dir), "--output-dir", str(tmp_path / "out"),
-         "--profile", "smoke", "--only", "99_*"],
+         "--site-dir", str(tmp_path / "site"), "--profile", "smoke", "--only", "99_*"],
         check=False, capture_output=True, text=True, timeout=120, cwd=str(REPO_ROOT),
     )
     assert proc.returncode == 2

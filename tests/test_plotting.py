@@ -1,8 +1,10 @@
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from gan_kit import plotting, runs
+from gan_kit import plotting, records, runs
 
 
 def test_image_grid_layout():
@@ -78,3 +80,17 @@ def test_show_image_groups_one_titled_panel_per_group():  # moved from test_stab
     assert [ax.get_title() for ax in fig.axes] == ["real", "generated"]
     with pytest.raises(ValueError):
         show_image_groups({})
+
+
+def test_plot_steps_draws_each_run_and_names_a_missing_table(tmp_path):
+    rng = np.random.default_rng(0)
+    noisy = {"step": list(range(1, 101)), "d_loss": list(1 + rng.normal(0, 0.5, 100)), "g_loss": [1.0] * 100}
+    calm = {"step": list(range(1, 101)), "d_loss": list(1 + rng.normal(0, 0.05, 100)), "g_loss": [1.0] * 100}
+    runs.write_history(tmp_path, calm, file=runs.STEPS_FILE)
+    fig = plotting.plot_steps({"batch 32": noisy, "batch 128": tmp_path}, window=10, save_to=tmp_path / "s.png")
+    assert len(fig.axes) == 2 and (tmp_path / "s.png").stat().st_size > 0
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["batch 32", "batch 128"]
+    assert records.step_noise(noisy["d_loss"], 10) > 5 * records.step_noise(calm["d_loss"], 10)
+    assert records.step_noise([2.0] * 50, 10) == 0.0 and math.isnan(records.step_noise([1.0, 2.0], 10))
+    with pytest.raises(ValueError, match="log_steps=True"):
+        plotting.plot_steps({"none": tmp_path / "missing"})

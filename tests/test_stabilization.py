@@ -207,7 +207,9 @@ def test_feature_matching_is_added_to_g_loss_in_the_step():
     assert gan._features.output.shape[-1] == gan.discriminator.get_layer("features").output.shape[-1]
 
 
-def test_ema_weights_follow_the_decay_after_a_generator_step():
+def test_ema_weights_follow_the_warmed_up_decay_after_a_generator_step():
+    """After t G updates the average moves with decay min(ema, (1 + t) / (10 + t)): 2/11 after the first, so
+    it does not lag behind G (a plain 0.9 would keep 90% of the random initial weights)."""
     gan = _tiny_gan(ema=0.9)
     before = [w.numpy() for w in gan.generator.weights]
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, gan.ema_generator.weights))
@@ -215,7 +217,12 @@ def test_ema_weights_follow_the_decay_after_a_generator_step():
     after = [w.numpy() for w in gan.generator.weights]
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
     for avg, b, a in zip(gan.ema_generator.weights, before, after):
-        assert np.allclose(avg.numpy(), 0.9 * b + 0.1 * a, atol=1e-6)
+        assert np.allclose(avg.numpy(), (2 / 11) * b + (9 / 11) * a, atol=1e-6)
+    gan.g_optimizer.iterations.assign(1000)  # late in training the decay is the configured 0.9
+    mid = [w.numpy() for w in gan.ema_generator.weights]
+    gan.generator_step(tf.random.uniform([8, 28, 28, 1], -1, 1))
+    for avg, m, a in zip(gan.ema_generator.weights, mid, gan.generator.weights):
+        assert np.allclose(avg.numpy(), 0.9 * m + 0.1 * a.numpy(), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- every config switch reaches the build
@@ -377,3 +384,34 @@ def test_generator_update_goes_through_the_updated_discriminator(reuse):
         w.assign_sub(0.5 * grad)
     for mine, expected in zip(g.weights + d.weights, g2.weights + d2.weights):
         np.testing.assert_allclose(mine.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _notebook_changes():
+    """The CHANGES dictionary of notebook 03, executed from its own cell."""
+    import json
+    from pathlib import Path
+
+    from gan_kit import config
+
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "03_stabilizing_gans.ipynb").read_text())
+    source = next("".join(c["source"]) for c in cells["cells"]
+                  if c["cell_type"] == "code" and "CHANGES = {" in "".join(c["source"]))
+    scope = {"config": config, "changes": None}
+    exec(source, scope)
+    return scope["CHANGES"]
+
+
+def test_notebook_03_wgan_gp_is_the_published_method():
+    """Notebook 03's `wgan_gp` image change: 5 critic steps, Adam(1e-4, 0, 0.9), penalty 10, no BatchNorm in D."""
+    change = _notebook_changes()["wgan_gp"]
+    cfg = for_profile("smoke", dataset="digits").replace(**change["image"])
+    assert (cfg.loss, cfg.gradient_penalty, cfg.n_critic) == ("wasserstein", 10.0, 5)
+    assert (cfg.g_lr, cfg.d_lr, cfg.g_beta1, cfg.d_beta1, cfg.g_beta2, cfg.d_beta2) == (1e-4, 1e-4, 0.0, 0.0, 0.9, 0.9)
+    assert "batch_size" not in change["image"]  # every image run keeps the baseline's batch
+    gan = build_gan(cfg)
+    kinds = {type(layer).__name__ for layer in gan.discriminator._flatten_layers()}
+    assert gan.n_critic == 5
+    assert "BatchNormalization" not in kinds and "LayerNormalization" in kinds
+    toy = change["toy"]
+    assert (toy["loss"], toy["gp_weight"], toy["n_critic"], toy["beta1"], toy["beta2"]) == ("wasserstein", 10.0, 5, 0.0,
+                                                                                            0.9)

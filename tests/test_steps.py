@@ -169,3 +169,31 @@ def test_the_toy_trains_with_a_step_of_your_own():
     assert mine.settings["train_step"] == "alternating_train_step"
     with pytest.raises(ValueError, match="n_critic"):
         toy.train_toy(steps=10, n_critic=5, train_step=steps.alternating_train_step)
+
+
+def _counting_step(generator, discriminator, g_optimizer, d_optimizer):
+    """A step whose losses are known in advance: the k-th call returns g_loss = k**2 and d_loss = -k."""
+    calls = tf.Variable(0.0, trainable=False)
+
+    @tf.function
+    def train_step(real_images, noise):
+        calls.assign_add(1.0)
+        return {"g_loss": calls * calls, "d_loss": -calls}
+
+    return train_step
+
+
+def test_log_steps_records_each_steps_own_losses_not_keras_running_means(tmp_path):
+    config = _config(tmp_path, epochs=3, steps_per_epoch=4, log_steps=True, diagnostics=False)
+    g, d = _pair(config)
+    run = gan_kit.train(config, train_step=_counting_step, generator=g, discriminator=d, verbose=0)
+    table = runs.load_steps(run.path)
+    k = np.arange(1, 13, dtype=np.float64)
+    assert table["step"] == list(k) and table["epoch"] == [1.0] * 4 + [2.0] * 4 + [3.0] * 4
+    np.testing.assert_allclose(table["g_loss"], k**2, rtol=1e-5)
+    np.testing.assert_allclose(table["d_loss"], -k, rtol=1e-5)
+    history = runs.load_history(run.path)  # the epoch rows stay the means of their steps
+    np.testing.assert_allclose(history["g_loss"], [np.mean(k[i:i + 4] ** 2) for i in (0, 4, 8)], rtol=1e-5)
+    assert not runs.load_steps(gan_kit.train(_config(tmp_path, name="quiet"), train_step=_counting_step,
+                                             generator=_pair(config)[0], discriminator=_pair(config)[1],
+                                             verbose=0).path)  # off by default: no steps.csv

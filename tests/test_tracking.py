@@ -8,7 +8,6 @@ them, and the W&B run from the offline log ``wandb sync`` would upload.
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -22,32 +21,6 @@ from gan_kit import runs, tracking
 from gan_kit.config import for_profile
 
 SCALARS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time")
-
-
-def _wandb_records(run_dir: Path) -> list:
-    """The records of a run's offline W&B log (``<run>/wandb/offline-run-*/run-*.wandb``), decoded with wandb's own
-    protobuf messages. The file is W&B's transaction log: a 7-byte header, then LevelDB-style records in blocks of
-    32 KiB (4-byte checksum, 2-byte length, 1-byte type: full, first, middle or last piece)."""
-    import struct
-
-    from wandb.proto import wandb_internal_pb2
-
-    (path,) = run_dir.glob("wandb/offline-run-*/run-*.wandb")
-    raw, pos, pieces, records = path.read_bytes(), 7, b"", []
-    while pos + 7 <= len(raw):
-        if 32768 - pos % 32768 < 7:  # a block's tail too short for a record header is padding
-            pos += 32768 - pos % 32768
-            continue
-        _, length, kind = struct.unpack("<IHB", raw[pos : pos + 7])
-        if length == kind == 0:
-            break
-        data, pos = raw[pos + 7 : pos + 7 + length], pos + 7 + length
-        pieces = data if kind in (1, 2) else pieces + data
-        if kind in (1, 4):
-            record = wandb_internal_pb2.Record()
-            record.ParseFromString(pieces)
-            records.append(record)
-    return records
 
 
 def _tiny(tmp_path, **kw):
@@ -121,24 +94,23 @@ def test_tensorboard_logdir_of_all_runs_finds_the_run(tracked_run):
 def test_wandb_logs_scalars_and_grids_offline_in_the_run_folder(tracked_run):
     run = tracked_run
     (offline,) = run.path.glob("wandb/offline-run-*")  # offline: nothing left the machine; `wandb sync` uploads it
-    records = _wandb_records(run.path)
+    records = tracking.wandb_records(run.path)
     kinds = [r.WhichOneof("record_type") for r in records]
     assert "run" in kinds and "exit" in kinds
     (run_record,) = [r.run for r in records if r.WhichOneof("record_type") == "run"]
     assert run_record.run_id == tracking._wandb_id(run.path.name) and run_record.display_name == run.path.name
     config = {item.key: item.value_json for item in run_record.config.update}
     assert float(config["d_lr"]) == run.config.d_lr and config["dataset"] == '"digits"'
-    rows = [{(i.key or "/".join(i.nested_key)): i.value_json for i in r.history.item}
-            for r in records if r.WhichOneof("record_type") == "history"]
+    rows = tracking.wandb_history(run.path)
     history = runs.load_history(run.path)
     assert [int(row["_step"]) for row in rows] == [1, 2]  # one W&B step per epoch, as history.csv
     for i, row in enumerate(rows):
         for tag in SCALARS:
             assert math.isclose(float(row[tag]), history[tag][i], rel_tol=1e-6), tag
-        image = offline / "files" / json.loads(row["samples/path"])
+        image = offline / "files" / row["samples/path"]
         assert image.is_file() and image.read_bytes() == (run.path / runs.SAMPLES_DIR / f"epoch_{i + 1:04d}.png"
                                                           ).read_bytes()
-        assert json.loads(row["samples/caption"]) == f"epoch {i + 1}"
+        assert row["samples/caption"] == f"epoch {i + 1}"
 
 
 def test_wandb_mode_follows_the_environment(tmp_path, monkeypatch):
@@ -165,3 +137,8 @@ def test_wandb_missing_is_said_plainly_and_training_goes_on(tmp_path, monkeypatc
     out = capsys.readouterr().out
     assert "wandb package is not installed" in out and "pip install wandb" in out
     assert logger._run is None
+
+
+def test_reading_w_and_b_of_a_run_without_it_names_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match="wandb=True"):
+        tracking.wandb_history(tmp_path)
