@@ -6,11 +6,14 @@ STAMP       := $(VENV)/.installed
 PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
 CELL_TIMEOUT ?= 900
 
-.PHONY: help venv run-all test test-package lint bench handouts release grade clean
+.PHONY: help venv run-all site test test-package test-compat lint bench handouts release grade clean
 
 help:
-	@echo "make run-all   run every notebook with papermill into outputs/notebooks (PROFILE=$(PROFILE))"
+	@echo "make run-all   run every notebook with papermill into outputs/notebooks, and the HTML course site"
+	@echo "               into outputs/site (PROFILE=$(PROFILE))"
+	@echo "make site      rebuild outputs/site from the notebooks make run-all executed last"
 	@echo "make test      pytest for the package + nbval over the notebooks (smoke profile)"
+	@echo "make test-compat  the Apple silicon pins (TF 2.17.1, NumPy 1.26, ...) checked here, in $(COMPAT_VENV)"
 	@echo "make lint      ruff"
 	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
 	@echo "make handouts  student notebooks with exercises stubbed (outputs/handouts)"
@@ -30,12 +33,45 @@ venv: $(STAMP)
 run-all: $(STAMP)
 	MPLBACKEND=Agg $(PY) scripts/run_notebooks.py --profile $(PROFILE)
 
+site: $(STAMP)
+	$(PY) scripts/course_site.py
+
 test: $(STAMP)
 	GAN_KIT_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \
 		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
 
 test-package: $(STAMP)
 	$(PY) -m pytest tests -q
+
+# The darwin/arm64 pins of requirements.txt (tensorflow-metal aside: it exists for macOS only) in a second venv,
+# checked on this machine: the package tests that exercise the NumPy/SciPy/Keras/TensorFlow API surface and
+# every notebook under the smoke profile (nbval, in this venv's kernel). README "Platforms" says why this subset.
+COMPAT_VENV  ?= .venv-compat
+COMPAT_PY    := $(COMPAT_VENV)/bin/python
+COMPAT_STAMP := $(COMPAT_VENV)/.installed
+COMPAT_REQS  := $(COMPAT_VENV)/requirements-darwin-arm64.txt
+COMPAT_TESTS ?= tests/test_config.py tests/test_data.py tests/test_models.py tests/test_losses.py \
+	tests/test_training.py tests/test_checkpoints.py tests/test_metrics.py tests/test_plotting.py \
+	tests/test_tracking.py tests/test_checks.py tests/test_steps.py
+
+$(COMPAT_STAMP): requirements.txt pyproject.toml
+	@test -x $(COMPAT_PY) || $(PYTHON_BOOT) -m venv $(COMPAT_VENV)
+	@echo '*' > $(COMPAT_VENV)/.gitignore
+	$(COMPAT_PY) -m pip install --quiet --upgrade pip
+	$(COMPAT_PY) -c 'from pip._vendor.packaging.requirements import Requirement as R; \
+		mac = {"sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin"}; \
+		reqs = [R(line.split("#")[0].strip()) for line in open("requirements.txt") if line.split("#")[0].strip()]; \
+		print("\n".join(str(r).split(";")[0].strip() for r in reqs \
+			if (r.marker is None or r.marker.evaluate(mac)) and r.name != "tensorflow-metal"))' > $(COMPAT_REQS)
+	$(COMPAT_PY) -m pip install --quiet -r $(COMPAT_REQS)
+	$(COMPAT_PY) -m pip install --quiet --no-deps -e .
+	@touch $@
+
+test-compat: $(COMPAT_STAMP)
+	@$(COMPAT_PY) -c 'import tensorflow as tf, keras, numpy, scipy; print("test-compat: TensorFlow", \
+		tf.__version__, "Keras", keras.__version__, "NumPy", numpy.__version__, "SciPy", scipy.__version__)'
+	GAN_KIT_PROFILE=smoke MPLBACKEND=Agg $(COMPAT_PY) -m pytest $(COMPAT_TESTS) notebooks --nbval-lax --current-env \
+		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider -q
 
 bench: $(STAMP)
 	$(PY) -m gan_kit bench
@@ -44,7 +80,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check gan_kit tests scripts
 
 clean:
-	rm -rf outputs/runs outputs/notebooks outputs/cache outputs/lab
+	rm -rf outputs/runs outputs/notebooks outputs/site outputs/cache outputs/lab
 
 handouts: $(STAMP)
 	$(PY) -m gan_kit handouts

@@ -5,8 +5,11 @@ needed) go in, in batches; ``features`` (for FID, KID, precision/recall, density
 and ``probabilities`` (for IS and mode coverage) come out.
 
 * ``classifier`` (``ClassifierExtractor``, the offline default): the kit's per-dataset
-  classifier (``gan_kit.metrics.classifier``): penultimate layer -> features, softmax ->
-  class probabilities.
+  classifier (``gan_kit.metrics.classifier``): the spatial mean and standard deviation of its
+  last convolutional stage (the analogue of Inception's pool3; see that module for why)
+  -> features, softmax -> class probabilities. Its id,
+  ``classifier-v<FEATURES_VERSION>-<dataset>-<spec hash>-<weights hash>``, names the design
+  version of the features, so statistics of another design are never mixed with it.
 * ``inception`` (``InceptionExtractor``): Keras' InceptionV3 with ImageNet weights, looked up
   in Keras' cache or downloaded; offline, a missing weights file raises
   ``ExtractorUnavailableError`` saying where to put it.
@@ -22,7 +25,14 @@ import numpy as np
 
 from .batches import _iter_batches
 from .cache import _file_sha256
-from .classifier import ClassifierSpec, ExtractorUnavailableError, _get_classifier, classifier_spec
+from .classifier import (
+    FEATURES_VERSION,
+    ClassifierSpec,
+    ExtractorUnavailableError,
+    _get_classifier,
+    classifier_spec,
+    feature_model,
+)
 
 __all__ = [
     "EXTRACTORS",
@@ -123,22 +133,34 @@ class FeatureExtractor:
         return self.features_and_probabilities(images, batch_size)[1]
 
 
+def classifier_extractor_id(info: dict[str, Any]) -> str:
+    """The id of a cached classifier's extractor: ``classifier-v<features version>-<dataset>-<spec hash>-<weights>``.
+
+    The features version makes ids of different feature designs differ even for the same
+    weights; version-1 classifiers (no ``features_version`` in their JSON) had ids without it.
+    """
+    version = info.get("features_version")
+    prefix = "classifier" if version is None else f"classifier-v{int(version)}"
+    return f"{prefix}-{info['dataset']}-{info['spec_hash']}-{info['model_sha256'][:12]}"
+
+
 class ClassifierExtractor(FeatureExtractor):
-    """The kit's own per-dataset classifier: penultimate layer -> features, softmax -> probabilities.
+    """The kit's own per-dataset classifier: pooled last conv stage -> features, softmax -> probabilities.
 
     Build it with ``get_extractor("classifier", dataset=...)``. ``info`` holds the JSON
-    saved beside the model (test accuracy, training settings, training time).
+    saved beside the model (test accuracy, training settings, training time, features version).
     """
 
     name = "classifier"
 
     def __init__(self, model: Any, info: dict[str, Any], folder: Path, batch_size: int = 500):
-        import keras
-
-        extractor = keras.Model(model.inputs, [model.get_layer("features").output, model.get_layer("logits").output])
+        if info.get("features_version") != FEATURES_VERSION:
+            raise ValueError(f"This classifier was made for features version {info.get('features_version', 1)}; "
+                             f"this kit computes version {FEATURES_VERSION}. Retrain it (retrain=True).")
+        self.spec = ClassifierSpec.from_dict(info["spec"])
         super().__init__(
-            extractor,
-            f"classifier-{info['dataset']}-{info['spec_hash']}-{info['model_sha256'][:12]}",
+            feature_model(model, self.spec),
+            classifier_extractor_id(info),
             tuple(info["input_shape"]),
             int(info["num_classes"]),
             batch_size,
