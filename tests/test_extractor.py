@@ -15,7 +15,8 @@ same cached ones as tests/test_metrics.py) and GAN runs of a minute or two: it r
 classifier is cached or ``GAN_KIT_SLOW_TESTS=1`` / ``CI`` is set, like the accuracy tests. MNIST
 and CIFAR-100 have no real classifier in CI (minutes each): their ladders run on their real
 classifier when it is cached, and otherwise on a classifier of the same design trained for one
-epoch (a check of the ordering only, not of the shipped weights), on 2,000 images. CIFAR-10's JPEG
+epoch (a check of the ordering only, not of the shipped weights), on 2,000 images; CIFAR-100's one-epoch
+stand-in is near chance, so without its cached classifier that ladder is skipped with the reason. CIFAR-10's JPEG
 ladder is not monotone (``KNOWN_NON_MONOTONE``): that test reports an xfail with the figures.
 """
 
@@ -317,6 +318,12 @@ def test_fid_ladders_other_datasets(dataset, tmp_path_factory):
     if metrics.cached_classifier(dataset, profile="full") is not None:
         ext, n, cache = metrics.get_extractor("classifier", dataset=dataset, profile="full"), 5000, None
         margin = 0.3
+    elif dataset == "cifar100":
+        # One epoch leaves a CIFAR-100 classifier near chance (measured 1.6%): its ladders are noise (the 9- and
+        # 5-class rungs measured 1.308 and 1.340 here and came out the other way round in a CI run).
+        pytest.skip("no trained CIFAR-100 classifier is cached, and a one-epoch stand-in is near chance (1.6%); "
+                    "train the real one with metrics.get_extractor('classifier', dataset='cifar100', "
+                    "profile='full') (minutes) to run this ladder")
     else:
         cache = tmp_path_factory.mktemp(f"{dataset}_cache")
         spec = dataclasses.replace(metrics.classifier_spec(dataset, "full"), epochs=1)
