@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gan_kit
-from gan_kit import checks, runs, vae
+from gan_kit import runs, vae
 
 LN2 = math.log(2.0)
 
