@@ -73,3 +73,17 @@ def no_datasets(tmp_path):
     """``datasets_missing`` for one test."""
     with datasets_missing(tmp_path / "no-datasets") as root:
         yield root
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    """A temporary metrics cache shared by the extractor tests (classifiers, reference statistics)."""
+    return tmp_path_factory.mktemp("metrics_cache")
+
+
+@pytest.fixture(scope="session")
+def digits_extractor(cache):
+    """The real digits classifier (about 99% on its test split), trained once, in seconds, into ``cache``."""
+    from gan_kit import metrics
+
+    return metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=cache)

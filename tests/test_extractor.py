@@ -163,16 +163,6 @@ def test_corruptions_do_what_they_say():
     assert kept.shape == (40, 1) and set(y[kept[:, 0]]) == {0, 1, 2, 3, 4}
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("extractor_cache")
-
-
-@pytest.fixture(scope="module")
-def digits_extractor(cache):
-    return metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=cache)
-
-
 def test_extractor_id_names_the_features_version(digits_extractor):
     from gan_kit.metrics.extractors import classifier_extractor_id
 

@@ -265,17 +265,6 @@ def test_evaluate_features_has_every_metric(features):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("metrics_cache")
-
-
-@pytest.fixture(scope="module")
-def digits_extractor(cache):
-    """The real digits classifier (about 97% on its test split), trained in seconds into a temp cache."""
-    return metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=cache)
-
-
-@pytest.fixture(scope="module")
 def digits():
     from gan_kit import data
 
