@@ -5,13 +5,18 @@ Two ``python -m gan_kit train --set distribute=multi_worker`` processes, one CPU
 worker's scratch folder is removed. The run is then resumed from the chief's checkpoint by both
 workers, and the generator is compared with one process trained on the global batch.
 
-Tolerance: both optimizers are SGD (lr 0.05), float32, no dropout. SGD makes every update proportional to
-the gradient, so a loss scaled by the local instead of the global batch (twice the step), noise that
-every worker draws alike, or BatchNorm over each worker's half of the batch would each move the weights
-by about as much as training does (measured without shared noise: 0.12, without synchronized BatchNorm:
-0.07, against a largest movement of 0.08). What is left is float32 round-off from summing the two
-halves' gradients and the synchronized variance (E[x^2] - E[x]^2): measured 1.5e-6 after 4 steps. The
-bound, 1e-4, is 60x that round-off and 700x below the smallest of those errors.
+Tolerance: both optimizers are SGD (lr 0.005), float32, no dropout. SGD makes every update proportional
+to the gradient, so a loss scaled by the local instead of the global batch (twice the step), noise that
+every worker draws alike, or BatchNorm over each worker's half of the batch each move the generator away
+from one process by about as much as training moves it. Measured 2026-12-02 on this CPU, 4 steps: local
+batch 8.3e-3, unshared noise 5.3e-3, unsynchronized BatchNorm 5.3e-3 (trainable weights moved 6.7e-3);
+the correct code 6.1e-6, float32 round-off from summing the two halves' gradients and the synchronized
+variance. The bound, 1e-4, is 16x that round-off and 50x below the smallest of those errors.
+
+Why lr 0.005: at lr 0.05 this tiny GAN is chaotic. Scaling D's initial weights by (1 + 1e-7 * noise), a
+round-off-sized change, moved one process's generator by 1.7e-3 after 4 steps (lr 0.01: 2.6e-4); at
+lr 0.005 by 1.2e-7. A bound must sit above round-off amplified by the dynamics, so the dynamics must
+not amplify it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ def _config(tmp_path, **kw):
     values = dict(name="mw", dataset="digits", output_dir=str(tmp_path / "runs"), batch_size=16, max_examples=64,
                   steps_per_epoch=2, epochs=1, g_width=8, d_width=8, d_dropout=0.0, grid_size=2, sample_every=1,
                   checkpoint_every=1, tensorboard=False, diagnostics=False, mixed_precision="off", seed=0,
-                  g_optimizer="sgd", d_optimizer="sgd", g_lr=0.05, d_lr=0.05)
+                  g_optimizer="sgd", d_optimizer="sgd", g_lr=0.005, d_lr=0.005)
     values.update(kw)
     return for_profile("smoke", **values)
 
@@ -120,20 +125,14 @@ def test_two_workers_write_one_run_folder_resume_it_and_match_one_process(tmp_pa
     from gan_kit.models import build_models
 
     keras.utils.set_random_seed(cfg.seed)
-    initial = build_models(cfg)[0].get_weights()
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(expected, initial))
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(expected, got))
-    assert moved > 100 * TOLERANCE  # training moved the weights far more than the tolerance
+    initial = [w.numpy() for w in build_models(cfg)[0].trainable_weights]
+    trained = [w.numpy() for w in reference.generator.trainable_weights]
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(trained, initial))
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(expected, got))  # BatchNorm statistics included
+    assert moved > 30 * TOLERANCE, moved  # training moved the trainable weights far more than the tolerance
     history = runs.load_history(run_dir)
-    if diff >= TOLERANCE:
-        # Known gap (issue 20, left open): measured 2026-12-02 on this CPU with TF 2.21, the two-worker
-        # generator differed from one process by 5.68e-03 after the weights moved by 7.78e-02, 57x the
-        # bound. Epoch 1's losses match one process to 2e-7 (5.154117 vs 5.154116); epoch 2, trained after both
-        # workers resumed from the chief's checkpoint, does not (5.7316 vs 5.7372): some state (the random
-        # streams or the data order) is not restored alike under the strategy. Reported as an xfail with the
-        # figures, not hidden.
-        pytest.xfail(f"multi-worker generator differs from one process by {diff:.2e} (moved {moved:.2e}); "
-                     f"bound {TOLERANCE:.0e}; losses {history['g_loss']} vs {reference.history['g_loss']}")
+    assert diff < TOLERANCE, (f"multi-worker generator differs from one process by {diff:.2e} (moved {moved:.2e}); "
+                              f"losses {history['g_loss']} vs {reference.history['g_loss']}")
     for key in ("g_loss", "d_loss"):
         assert history[key] == pytest.approx(reference.history[key], rel=1e-4)
 
