@@ -20,6 +20,7 @@ SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}  # image size -> side of the first featu
 UPSAMPLINGS = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 steps from the first feature map
 D_NORMS = ("batch", "layer", "none")
 SUPPORTED_CHANNELS = (1, 3)
+VAE_SIZES = (28, 32)  # the VAE's encoder and decoder mirror the 28x28 and 32x32 GANs only
 CONDITIONINGS = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LOGITS_LAYER = "logits"  # the VAE decoder's pre-activation output
@@ -351,9 +352,9 @@ def _vae_shape(image_shape: tuple[int, int, int]) -> tuple[int, int]:
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels). Received: image_shape={image_shape}.")
     h, w, c = (int(v) for v in image_shape)
-    if h != w or h not in SUPPORTED_SIZES or c not in SUPPORTED_CHANNELS:
-        raise ValueError(f"The VAE builds square 28x28 or 32x32 images with 1 or 3 channels. "
-                         f"Received: image_shape={image_shape}.")
+    if h != w or h not in VAE_SIZES or c not in SUPPORTED_CHANNELS:
+        raise ValueError(f"The VAE builds square 28x28 or 32x32 images with 1 or 3 channels (64x64 is for the "
+                         f"GANs' dcgan_paper models). Received: image_shape={image_shape}; set image_size=28 or 32.")
     return h, c
 
 

@@ -121,6 +121,9 @@ def test_constructor_checks():
         vae.VAE(enc, dec, 4, beta=-1.0)
     with pytest.raises(ValueError, match="28x28 or 32x32"):
         vae.build_encoder(4, (48, 48, 3))
+    for build in (vae.build_encoder, vae.build_decoder):  # 64x64 is the GANs' size only, and the message says so
+        with pytest.raises(ValueError, match="set image_size=28 or 32"):
+            build(4, (64, 64, 1))
 
 
 # =============================================================================== training on real images
