@@ -31,7 +31,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from .config import Config, for_profile
+from .config import NO_RECIPE, Config, for_profile
 from .gan import GAN, compile_gan
 from .losses import class_loss
 from .metrics.per_class import (
@@ -341,14 +341,16 @@ CONDITIONAL_BASE = Config(
 )
 
 
-def conditional_config(profile: str | None = None, **overrides: Any) -> Config:
+def conditional_config(profile: str | None = None, recipe: str | None = None, **overrides: Any) -> Config:
     """Notebook 08's settings: ``CONDITIONAL_BASE``, then the profile's budget, then ``overrides``.
 
     The base is the DCGAN of notebook 02 with Adam(2e-4, beta1 0.5) for both players (Radford
     et al.'s setting), ``conditional=True`` and Fashion-MNIST; ``full`` trains 30 epochs on the
-    whole training set. The image shape follows ``dataset`` when it is overridden.
+    whole training set. The image shape follows ``dataset`` when it is overridden. ``quick``'s
+    per-dataset recipe (``recipes.QUICK_RECIPES``, measured on unconditional GANs) is not applied:
+    only a ``recipe`` named here is.
     """
-    return for_profile(profile, base=CONDITIONAL_BASE, **overrides)
+    return for_profile(profile, base=CONDITIONAL_BASE, recipe=recipe or NO_RECIPE, **overrides)
 
 
 def build_conditional_gan(config: Config, runtime: dict[str, Any] | None = None,

@@ -264,6 +264,18 @@ def test_class_plots(tmp_path):
     assert len(fig.axes) == 3
 
 
+def test_conditional_config_keeps_its_base_under_quick():
+    """Bug: ``quick`` applied the unconditional Fashion-MNIST recipe (fast_cpu: 60k images, 8 epochs, its own
+    learning rates) to notebook 08's base, a 4x longer run than the quick budget."""
+    from gan_kit.config import for_profile
+
+    cfg = conditional.conditional_config("quick", dataset="fashion_mnist")
+    plain = for_profile("quick", recipe="none", dataset="fashion_mnist")
+    assert (cfg.max_examples, cfg.epochs, cfg.ema) == (plain.max_examples, plain.epochs, plain.ema)
+    assert (cfg.g_lr, cfg.d_lr, cfg.conditional) == (2e-4, 2e-4, True)
+    assert conditional.conditional_config("quick", recipe="sngan").spectral_norm  # a named recipe still applies
+
+
 # ----------------------------------------------------------------------------- the issue's quality bar (slow)
 @pytest.mark.skipif(os.environ.get("GAN_KIT_SLOW_TESTS") != "1" and not os.environ.get("CI"),
                     reason="trains a conditional GAN on Fashion-MNIST under the quick profile (minutes on a CPU); "
