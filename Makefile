@@ -6,7 +6,7 @@ STAMP       := $(VENV)/.installed
 PROFILE     ?= $(or $(GAN_KIT_PROFILE),auto)
 CELL_TIMEOUT ?= 900
 
-.PHONY: help venv run-all site test test-package test-compat lint bench handouts release grade clean
+.PHONY: help venv run-all site test test-package test-compat compat-venv lint bench handouts release grade clean
 
 help:
 	@echo "make run-all   run every notebook with papermill into outputs/notebooks, and the HTML course site"
@@ -38,7 +38,7 @@ site: $(STAMP)
 
 test: $(STAMP)
 	GAN_KIT_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax \
-		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider
+		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider --durations=25
 
 test-package: $(STAMP)
 	$(PY) -m pytest tests -q
@@ -67,11 +67,13 @@ $(COMPAT_STAMP): requirements.txt pyproject.toml
 	$(COMPAT_PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
+compat-venv: $(COMPAT_STAMP)
+
 test-compat: $(COMPAT_STAMP)
 	@$(COMPAT_PY) -c 'import tensorflow as tf, keras, numpy, scipy; print("test-compat: TensorFlow", \
 		tf.__version__, "Keras", keras.__version__, "NumPy", numpy.__version__, "SciPy", scipy.__version__)'
 	GAN_KIT_PROFILE=smoke MPLBACKEND=Agg $(COMPAT_PY) -m pytest $(COMPAT_TESTS) notebooks --nbval-lax --current-env \
-		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider -q
+		--nbval-cell-timeout=$(CELL_TIMEOUT) -p no:cacheprovider -q --durations=15
 
 bench: $(STAMP)
 	$(PY) -m gan_kit bench
