@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("info", help="versions, devices and the datasets available offline")
     handouts = sub.add_parser("handouts", help="student notebooks with the exercises stubbed")
-    handouts.add_argument("--notebooks", default="notebooks")
+    handouts.add_argument("--notebooks", default="notebooks", help="the folder of solution notebooks")
+    handouts.add_argument("--only", help="comma-separated notebook names or prefixes (default: every notebook "
+                          "with exercises)")
     handouts.add_argument("--out", default="outputs/handouts")
     release = sub.add_parser("release", help="the student release: handouts, package, README (folder and zip)")
     release.add_argument("--out", default="outputs/release", help="release folder; the zip is FOLDER.zip")
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "handouts":
             from .assignments.handouts import build_handouts
 
-            written = build_handouts(args.notebooks, args.out)
+            written = build_handouts(args.notebooks, args.out, only=_columns(args.only or ""))
             print(f"{len(written)} handout(s) in {args.out}")
             return 0
         if args.command == "release":

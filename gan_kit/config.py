@@ -24,6 +24,7 @@ CONDITIONING = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LABEL_LOSSES = ("minimax", "bce", "least_squares")
 IMAGE_SIZES = (28, 32, 64)
+VAE_SIZES = (28, 32)  # the VAE's encoder and decoder mirror the 28x28 and 32x32 GANs only
 NO_RECIPE = "none"  # for_profile(recipe=NO_RECIPE): the kit's defaults, not even the quick recipe
 DIFFAUGMENT = ("color", "translation", "cutout")  # DiffAugment transforms (gan_kit.augment)
 D_NORMS = ("batch", "layer", "none")
@@ -309,8 +310,9 @@ def _validate(cfg: Config) -> None:
                       f"0 with loss={cfg.loss!r}: label tricks need a label-based loss {list(LABEL_LOSSES)}")
     if cfg.image_size not in IMAGE_SIZES or isinstance(cfg.image_size, bool):
         _fail("image_size", cfg.image_size, f"one of {list(IMAGE_SIZES)} (the sizes the DCGAN models build)")
-    if cfg.model == "vae" and cfg.image_size == 64:
-        _fail("image_size", cfg.image_size, "28 or 32 for model='vae' (the VAE builds those sizes)")
+    if cfg.model == "vae" and cfg.image_size not in VAE_SIZES:
+        _fail("image_size", cfg.image_size,
+              f"{' or '.join(map(str, VAE_SIZES))} for model='vae' (the VAE builds those sizes)")
     if cfg.sgd_momentum >= 1.0:
         _fail("sgd_momentum", cfg.sgd_momentum, "a momentum in [0, 1), such as 0.9")
 
@@ -413,6 +415,7 @@ __all__ = [
     "OPTIMIZERS",
     "PROFILES",
     "UPSAMPLING",
+    "VAE_SIZES",
     "Config",
     "ConfigError",
     "for_profile",

@@ -5,15 +5,17 @@ The lowest layer of the kit: it imports nothing from ``gan_kit``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunFolderError", "atomic_write_bytes", "atomic_write_text", "json_safe", "read_json", "write_json"]
+__all__ = ["RunFolderError", "atomic_write_bytes", "atomic_write_text", "exclusive_lock", "json_safe", "read_json",
+           "write_json"]
 
 
 class RunFolderError(OSError):
@@ -46,6 +48,27 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             pass
         raise
     return path
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[Path]:
+    """Hold an exclusive lock on the file ``path`` (created if needed) until the block ends; other processes wait.
+
+    POSIX ``flock``; where it does not exist (Windows) the block runs unlocked, as before.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield path
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import keras
 from keras import layers
 
+from .config import VAE_SIZES
+
 if TYPE_CHECKING:
     from .config import Config
 
@@ -20,7 +22,6 @@ SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}  # image size -> side of the first featu
 UPSAMPLINGS = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 steps from the first feature map
 D_NORMS = ("batch", "layer", "none")
 SUPPORTED_CHANNELS = (1, 3)
-VAE_SIZES = (28, 32)  # the VAE's encoder and decoder mirror the 28x28 and 32x32 GANs only
 CONDITIONINGS = ("projection", "acgan")
 RECON_LOSSES = ("bce", "mse")
 LOGITS_LAYER = "logits"  # the VAE decoder's pre-activation output

@@ -368,11 +368,15 @@ def _gan_snapshots(dataset: str, output_dir) -> dict[int, np.ndarray]:
 
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "cifar10"])
 def test_fid_orders_gan_epochs(dataset, tmp_path, monkeypatch):
-    ext = _full_extractor(dataset)
+    reason = _slow_reason(dataset)
+    if reason:
+        pytest.skip(reason)
     if _data_dir() is not None and not os.environ.get("GAN_KIT_DATA_DIR"):
         monkeypatch.setenv("GAN_KIT_DATA_DIR", str(_data_dir()))
-    reference = metrics.reference_statistics(dataset, ext, max_examples=10_000, data_dir=_data_dir())
+    # The GAN first: under `make test`'s two workers it trains while the other worker trains the classifier.
     snapshots = _gan_snapshots(dataset, tmp_path / "runs")
+    ext = _full_extractor(dataset)
+    reference = metrics.reference_statistics(dataset, ext, max_examples=10_000, data_dir=_data_dir())
     fids = {e: metrics.fid_from_features(reference.features, ext.features(x)) for e, x in snapshots.items()}
     print(f"\n{dataset} GAN ({GAN_RUNS[dataset]}, {GAN_SAMPLES} samples): "
           + ", ".join(f"epoch {e}: FID {fids[e]:.3f}" for e in EPOCHS[dataset]))

@@ -152,6 +152,30 @@ def test_build_handouts_writes_only_notebooks_with_exercises(tmp_path):
     assert len(build_handouts(REPO / "notebooks", tmp_path / "all", every=True)) == len(NOTEBOOKS)
 
 
+def test_handouts_for_some_notebooks_by_name_or_prefix(tmp_path, capsys):
+    from gan_kit.__main__ import main
+
+    written = build_handouts(REPO / "notebooks", tmp_path / "some", only=["02", "03_stabilizing"])
+    assert sorted(p.name for p in written) == ["02_dcgan_cifar10.ipynb", "03_stabilizing_gans.ipynb"]
+    out = tmp_path / "cli"
+    assert main(["handouts", "--notebooks", str(REPO / "notebooks"), "--only", "01,05", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["01_gan_theory.ipynb", "05_gan_vs_vae.ipynb"]
+
+
+def test_handouts_refuse_a_folder_without_notebooks_and_an_unknown_name(tmp_path, capsys):
+    """``--notebooks 02,03`` (a selection passed where the folder goes) wrote "0 handout(s)" and exited 0."""
+    from gan_kit.__main__ import main
+
+    out = tmp_path / "out"
+    assert main(["handouts", "--notebooks", "02,03", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "02,03 holds no course notebooks" in err and "--only 02,03" in err
+    assert not out.exists()
+    with pytest.raises(HandoutError, match="no notebook in .* matches 99; the notebooks are: 00_setup_and_data"):
+        build_handouts(REPO / "notebooks", out, only=["99"])
+    assert not out.exists()
+
+
 def _smoke_parameters(path: Path) -> dict:
     """profile=smoke, and scikit-learn's digits (always at hand) where the notebook takes a dataset."""
     source = next(c.source for c in _read(path).cells if "parameters" in tags(c))

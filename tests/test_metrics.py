@@ -318,6 +318,40 @@ def test_classifier_is_cached_and_loaded_safely(digits_extractor, cache, monkeyp
     assert not list(digits_extractor.folder.glob(".*"))  # no temp files left behind
 
 
+def test_two_callers_of_one_missing_classifier_train_it_once(tmp_path, monkeypatch):
+    """Two processes (here: threads, each with its own lock file handle) that need the same uncached classifier
+    at once: one trains and saves it, the other waits and loads it (it used to train its own and overwrite)."""
+    import threading
+
+    from gan_kit.metrics import classifier
+
+    real, calls = classifier.train_classifier, []
+
+    def slow_training(*args, **kwargs):
+        calls.append(threading.get_ident())
+        time.sleep(1.0)  # long enough for the other caller to arrive while this one trains
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "train_classifier", slow_training)
+    results, errors = [], []
+
+    def ask():
+        try:
+            results.append(metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=tmp_path))
+        except BaseException as exc:  # reported below: an assert in a thread would be lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors
+    assert len(calls) == 1 and len(results) == 2
+    assert results[0].id == results[1].id
+    assert results[0].test_accuracy == pytest.approx(results[1].test_accuracy)
+
+
 def test_fid_grows_with_noise(digits_extractor, digits):
     _, _, x_test, _ = digits
     rng = np.random.default_rng(0)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import nbformat
 
-from .handouts import HiddenTest, clear_outputs, hidden_tests, solution_notebooks
+from .handouts import HiddenTest, clear_outputs, hidden_tests, is_selected, solution_notebooks
 from .sandbox import Scratch, claimed_uid, make_scratch, privileges
 
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
@@ -71,7 +71,7 @@ def course_tests(notebooks_dir: str | Path = "notebooks", only: Iterable[str] | 
     wanted = [w.strip() for w in only or [] if w.strip()]
     tests = {}
     for path in solution_notebooks(notebooks_dir):
-        if wanted and not any(path.name == w or path.name.startswith(w) for w in wanted):
+        if wanted and not is_selected(path.name, wanted):
             continue
         found = hidden_tests(nbformat.read(path, as_version=4), path.name)
         if found:

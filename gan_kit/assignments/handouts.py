@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,14 +166,31 @@ def solution_notebooks(notebooks_dir: str | Path = "notebooks") -> list[Path]:
     return sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
 
 
+def is_selected(name: str, wanted: Iterable[str]) -> bool:
+    """Whether the notebook file ``name`` is one of ``wanted`` (file names or prefixes such as ``02``)."""
+    return any(name == w or name.startswith(w) for w in wanted)
+
+
 def build_handouts(notebooks_dir: str | Path = "notebooks", out_dir: str | Path = "outputs/handouts",
-                   every: bool = False, quiet: bool = False) -> list[Path]:
+                   every: bool = False, quiet: bool = False, only: Iterable[str] | None = None) -> list[Path]:
     """Write a handout for every solution notebook that has exercises (``every``: for every notebook, as the
-    student release does); returns the files written."""
+    student release does; ``only``: names or prefixes such as ``02`` to keep); returns the files written."""
     from ..fileio import atomic_write_text
 
+    paths = solution_notebooks(notebooks_dir)
+    if not paths:
+        raise HandoutError(f"{notebooks_dir} holds no course notebooks ({NOTEBOOK_GLOB}): give the folder of the "
+                           "solution notebooks (default: notebooks); to pick some of them, name them with only= "
+                           "(CLI: --only 02,03).")
+    wanted = [w.strip() for w in only or [] if w.strip()]
+    if wanted:
+        paths = [p for p in paths if is_selected(p.name, wanted)]
+        if not paths:
+            names = ", ".join(p.name for p in solution_notebooks(notebooks_dir))
+            raise HandoutError(f"no notebook in {notebooks_dir} matches {', '.join(wanted)}; the notebooks are: "
+                               f"{names}.")
     written = []
-    for path in solution_notebooks(notebooks_dir):
+    for path in paths:
         handout, exercises = make_handout(nbformat.read(path, as_version=4), path.name)
         if exercises or every:
             target = Path(out_dir) / path.name
@@ -180,9 +198,11 @@ def build_handouts(notebooks_dir: str | Path = "notebooks", out_dir: str | Path 
             written.append(target)
             if not quiet:
                 print(f"{path.name}: {exercises} exercise(s) -> {target}")
+        elif wanted and not quiet:
+            print(f"{path.name}: no exercises, no handout")
     return written
 
 
 __all__ = ["ANSWER", "ANSWER_PLACEHOLDER", "BEGIN", "END", "EXERCISE", "HIDDEN_TEST", "SOLUTION", "SOLUTION_ONLY",
            "HandoutError", "HiddenTest", "block_hint", "build_handouts", "cell_hint", "clear_outputs", "hidden_tests",
-           "make_handout", "solution_notebooks", "strip_blocks", "tags"]
+           "is_selected", "make_handout", "solution_notebooks", "strip_blocks", "tags"]

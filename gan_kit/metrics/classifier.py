@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_text, exclusive_lock
 from .cache import _file_sha256, _image_shape, _short_hash, cache_root
 
 __all__ = [
@@ -406,6 +406,17 @@ def _get_classifier(dataset: str, profile: str | None, cache_dir: str | os.PathL
     cached = None if retrain else _load_cached_classifier(folder)
     if cached is not None:
         return cached[0], cached[1], folder
+    # One process trains; another that asks for the same classifier meanwhile waits, then loads what it saved.
+    with exclusive_lock(folder.parent / f".{folder.name}.lock"):
+        cached = None if retrain else _load_cached_classifier(folder)
+        if cached is not None:
+            return cached[0], cached[1], folder
+        model, info = _train_and_save(dataset, spec, folder, data_dir, verbose)
+    return model, info, folder
+
+
+def _train_and_save(dataset: str, spec: ClassifierSpec, folder: Path, data_dir: str | os.PathLike | None,
+                    verbose: int) -> tuple[Any, dict[str, Any]]:
     model, info = train_classifier(dataset, spec, data_dir=data_dir, verbose=verbose)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".classifier.", suffix=".keras", dir=folder)
@@ -418,4 +429,4 @@ def _get_classifier(dataset: str, profile: str | None, cache_dir: str | os.PathL
         Path(tmp).unlink(missing_ok=True)
         raise
     atomic_write_text(folder / "classifier.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
-    return model, info, folder
+    return model, info
