@@ -364,7 +364,7 @@ def for_profile(profile: str | None = None, base: Config | None = None, recipe: 
     (``gan_kit.recipes``), then ``overrides``.
 
     Without ``recipe``, ``quick`` applies the one ``recipes.QUICK_RECIPES`` names for the dataset (if
-    any), with the budget ``recipes.QUICK_BUDGETS`` gives that recipe on that dataset; ``recipe="none"``
+    any), with what ``recipes.QUICK_SETTINGS`` adds to that recipe on that dataset; ``recipe="none"``
     applies none (the kit's defaults). A recipe sets the algorithm and may set
     the batch and image size; under ``smoke`` the profile's tiny budget is applied again after it, so a
     smoke run stays a code check. Fields that
@@ -373,7 +373,7 @@ def for_profile(profile: str | None = None, base: Config | None = None, recipe: 
     Raises:
         ConfigError: for an unknown profile or recipe, or a resulting value out of range.
     """
-    from .recipes import QUICK_BUDGETS, QUICK_RECIPES, RECIPES
+    from .recipes import QUICK_RECIPES, QUICK_SETTINGS, RECIPES
 
     concrete = resolve_profile(profile)
     values = (base or Config()).to_dict()
@@ -391,7 +391,7 @@ def for_profile(profile: str | None = None, base: Config | None = None, recipe: 
             raise ConfigError(f"Unknown recipe {chosen!r}. Valid recipes: {sorted(RECIPES)}.")
         values.update(RECIPES[chosen])
         if concrete == "quick" and chosen == QUICK_RECIPES.get(dataset):
-            values.update(QUICK_BUDGETS.get(dataset, {}))
+            values.update(QUICK_SETTINGS.get(dataset, {}))
         if concrete == "smoke":
             values.update(PROFILE_SETTINGS["smoke"])
     values.update(overrides)

@@ -138,8 +138,14 @@ def test_shared_cifar10_npz(split, no_download):
     assert x.shape == (200, 32, 32, 3) and x.dtype == np.uint8
     assert y.shape == (200,) and y.dtype == np.int64 and 0 <= y.min() and y.max() <= 9
     assert names[0] == "airplane" and len(names) == 10
-    with np.load(SHARED_DATA / f"cifar10_{split}_10k.npz") as npz:  # already shuffled: the first N are taken
-        np.testing.assert_array_equal(x, npz["x"][:200])
+    # The train file is shuffled (its first 200 are taken); the test file is sorted by class (1,000 airplanes
+    # first), so a seeded random subset is taken: every class about 20 times, not 200 airplanes.
+    assert set(np.unique(y)) == set(range(10)) and np.bincount(y).min() >= 8
+    with np.load(SHARED_DATA / f"cifar10_{split}_10k.npz") as npz:
+        if split == "train":
+            np.testing.assert_array_equal(x, npz["x"][:200])
+        else:
+            assert not data.readers.looks_shuffled(npz["y"])
 
 
 @needs_shared
@@ -324,6 +330,24 @@ def test_generic_npz_forms(isolated, tmp_path, no_download):
     assert got_x.shape == (5, 10, 10, 1) and names == [str(i) for i in range(10)]
     explicit = _write_npz(tmp_path / "anything.npz", gray, _labels(5))  # an explicit file serves any split
     assert data.load_arrays("cifar100", "test", path=explicit, allow_download=False)[0].shape == (5, 10, 10, 1)
+
+
+def test_a_subset_of_a_class_sorted_npz_covers_every_class(isolated, no_download):
+    """An x/y file sorted by class (as the shared CIFAR-10 test file is): max_examples draws a seeded random
+    subset rather than the first N (one class); a shuffled file still gives its first N."""
+    y_sorted = np.repeat(np.arange(10), 30)
+    x = _images(300, 8, 8, 1)
+    _write_npz(isolated["repo"] / "mnist_test.npz", x, y_sorted)
+    got_x, got_y, _ = data.load_arrays("mnist", "test", max_examples=50, allow_download=False)
+    assert len(got_y) == 50 and set(got_y) == set(range(10))
+    again = data.load_arrays("mnist", "test", max_examples=50, allow_download=False)
+    np.testing.assert_array_equal(again[0], got_x)  # deterministic
+    order = np.random.default_rng(3).permutation(300)
+    _write_npz(isolated["repo"] / "mnist_test.npz", x[order], y_sorted[order])
+    got_x, got_y, _ = data.load_arrays("mnist", "test", max_examples=50, allow_download=False)
+    np.testing.assert_array_equal(got_x, x[order][:50])
+    assert data.readers.looks_shuffled(y_sorted[order]) and not data.readers.looks_shuffled(y_sorted)
+    assert not data.readers.looks_shuffled(np.tile(np.repeat(np.arange(10), 5), 6))  # in class blocks
 
 
 def test_unsplit_name_npz_is_refused(isolated):

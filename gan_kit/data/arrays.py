@@ -38,8 +38,10 @@ def load_arrays(
     """uint8 images N x H x W x C, int64 labels N, class names.
 
     ``image_size`` resizes to a square, ``channels`` (1 or 3) converts, ``max_examples``
-    keeps a deterministic, class-balanced subset. image_folder reads the folder ``path``
-    (one sub-folder per class, or a flat folder) and ignores ``split``.
+    keeps a deterministic subset (the first examples of a shuffled file, else a seeded random
+    subset, so that a file sorted by class still gives every class about its share).
+    image_folder reads the folder ``path`` (one sub-folder per class, or a flat folder) and
+    ignores ``split``.
     """
     name = _check_name(name)
     _check_split(split)
@@ -61,16 +63,16 @@ def load_arrays(
                 "`data_path`). Point it at an existing folder of images.",
                 tried=tried,
             )
-        x, y, names, ordered = _download(name, split, tried, allow_download)
+        x, y, names, shuffled = _download(name, split, tried, allow_download)
     elif source.kind == "images":
         assert source.path is not None
         return _read_image_folder(
             source.path, image_size or DEFAULT_IMAGE_FOLDER_SIZE, channels or 3, max_examples
         )
     else:
-        x, y, names, ordered = _read_source(source, name, split)
+        x, y, names, shuffled = _read_source(source, name, split)
 
     names = _class_names(name, y, names, source.where if source is not None else f"keras.datasets.{name}")
-    x, y = _take(x, y, max_examples, ordered)
+    x, y = _take(x, y, max_examples, shuffled)
     x = _convert(x, image_size, channels)
     return x, y, names

@@ -113,7 +113,7 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
             keys = set(npz.files)
             split_keys = {f"x_{split}", f"y_{split}"}
             if split_keys <= keys:
-                x, y, ordered = npz[f"x_{split}"], npz[f"y_{split}"], False
+                x, y, shuffled = npz[f"x_{split}"], npz[f"y_{split}"], False
             elif keras_keys_only:
                 raise DatasetError(
                     f"{path} has keys {sorted(keys)} but needs Keras' x_train, y_train, x_test, y_test; for x/y "
@@ -123,7 +123,8 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
                 missing = sorted({"x", "y"} - keys)
                 if missing:
                     raise DatasetError(f"{path} is missing key(s) {missing} (found {sorted(keys)}); {fix}")
-                x, y, ordered = npz["x"], npz["y"], True
+                x, y = npz["x"], npz["y"]
+                shuffled = None  # decided from the labels below: such files are often sorted by class
             else:
                 raise DatasetError(f"{path} has keys {sorted(keys)}; expected x and y (or Keras' "
                                    f"x_{split}, y_{split}); {fix}")
@@ -141,7 +142,20 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
         raise DatasetError(f"cannot read {path} ({type(exc).__name__}: {exc}): the file is truncated or corrupt; "
                            f"{fix}") from exc
     x, y = _validate_xy(x, y, str(path), fix)
-    return x, y, names, ordered
+    if shuffled is None:
+        shuffled = looks_shuffled(y)
+    return x, y, names, shuffled
+
+
+def looks_shuffled(y: np.ndarray) -> bool:
+    """Whether labels are in a shuffled order: the label changes between neighbours at least half as often as in
+    a random order. A file sorted (or blocked) by class is not, so its first N examples are not a fair subset."""
+    y = np.asarray(y).reshape(-1)
+    if len(y) < 2:
+        return True
+    shares = np.unique(y, return_counts=True)[1] / len(y)
+    expected = (len(y) - 1) * (1.0 - float(np.sum(shares**2)))
+    return bool(np.count_nonzero(y[1:] != y[:-1]) >= 0.5 * expected)
 
 
 def _read_idx(path: Path, magic: int) -> np.ndarray:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def _take(x: np.ndarray, y: np.ndarray, n: int | None, ordered: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The first n examples of a shuffled source, or a seeded, class-balanced subset of an ordered one."""
+def _take(x: np.ndarray, y: np.ndarray, n: int | None, shuffled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of a source whose order is already shuffled; otherwise a seeded random subset (in
+    file order), so that a file sorted by class still gives every class about its share."""
     if n is None or n >= len(x):
         return x, y
-    if ordered:
+    if shuffled:
         return x[:n], y[:n]
     index = np.sort(np.random.default_rng(0).permutation(len(x))[:n])
     return x[index], y[index]

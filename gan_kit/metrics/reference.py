@@ -104,8 +104,9 @@ def reference_statistics(
     native = _image_shape(dataset)
     size = int(image_size or native[0])
     ch = int(channels or native[2])
+    # "subset": 2 since subsets of files sorted by class are drawn at random (version 1 took the first N: one class).
     key = {"dataset": dataset, "split": split, "max_examples": max_examples, "image_size": size, "channels": ch,
-           "path": str(path) if path is not None else None}
+           "path": str(path) if path is not None else None, "subset": 2}
     count = "all" if max_examples is None else str(int(max_examples))
     file = (cache_root(cache_dir) / "reference_stats"
             / f"{dataset}-{split}-{count}-{size}x{ch}-{_short_hash(key)}-{extractor.id}.npz")
