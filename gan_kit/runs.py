@@ -372,8 +372,12 @@ def load_model(path: str | os.PathLike) -> Any:
 
 
 def load_generator(run_dir: str | os.PathLike) -> Any:
-    """The model that makes a run's samples from noise: ``generator.keras``, or a VAE run's ``decoder.keras``."""
+    """The model that makes a run's samples from noise, as during training: ``generator_ema.keras`` when the run
+    keeps an EMA of G (``ema`` > 0), else ``generator.keras``, or a VAE run's ``decoder.keras``. G's own weights
+    stay in ``generator.keras`` (``load_model``)."""
     run_dir = Path(run_dir)
+    if (run_dir / EMA_GENERATOR_FILE).exists():
+        return load_model(run_dir / EMA_GENERATOR_FILE)
     if not (run_dir / GENERATOR_FILE).exists() and (run_dir / DECODER_FILE).exists():
         return load_model(run_dir / DECODER_FILE)
     return load_model(run_dir / GENERATOR_FILE)

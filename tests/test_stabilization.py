@@ -132,6 +132,42 @@ def test_train_with_every_trick_writes_history(tmp_path):
     assert (run.path / "generator_ema.keras").exists()
 
 
+def test_a_saved_run_samples_and_scores_with_its_ema(tmp_path, monkeypatch):
+    """Bug: ``runs.load_generator`` (so ``metrics.evaluate``, ``Run.load`` and the lab) read ``generator.keras``,
+    G's own weights, while training's grids and metrics use the EMA copy: a finished quick run (whose recipe
+    keeps an EMA) was scored on a different model from the one it showed."""
+    import gan_kit
+    from gan_kit import runs
+    from gan_kit.metrics import evaluation
+
+    cfg = for_profile("smoke", dataset="fashion_mnist", output_dir=str(tmp_path), batch_size=8, max_examples=32,
+                      ema=0.5, grid_size=2)
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    run = gan_kit.train(cfg, dataset=tf.data.Dataset.from_tensor_slices(x).batch(8), verbose=0)
+    ema, own = run.gan.ema_generator.get_weights(), run.gan.generator.get_weights()
+    assert not all(np.allclose(a, b) for a, b in zip(ema, own))  # the test means something
+
+    def same(model, weights):
+        return all(np.array_equal(a, b) for a, b in zip(model.get_weights(), weights))
+
+    assert same(runs.load_generator(run.path), ema)
+    assert same(runs.Run.load(run.path).generator, ema)
+    assert same(runs.load_model(run.path / runs.GENERATOR_FILE), own)  # G itself is still there
+
+    class Scored(Exception):
+        pass
+
+    def record(generator, *args, **kwargs):
+        raise Scored(generator)
+
+    monkeypatch.setattr(evaluation, "config_extractor", lambda *a, **k: None)
+    monkeypatch.setattr(evaluation, "config_reference", lambda *a, **k: None)
+    monkeypatch.setattr(evaluation, "generated_batches", record)
+    with pytest.raises(Scored) as scored:
+        evaluation.evaluate(run.path, samples=8)
+    assert same(scored.value.args[0], ema)
+
+
 # --------------------------------------------------------------------------- the step uses every trick
 
 

@@ -113,7 +113,7 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
             keys = set(npz.files)
             split_keys = {f"x_{split}", f"y_{split}"}
             if split_keys <= keys:
-                x, y, shuffled = npz[f"x_{split}"], npz[f"y_{split}"], False
+                x, y, xy_file = npz[f"x_{split}"], npz[f"y_{split}"], False
             elif keras_keys_only:
                 raise DatasetError(
                     f"{path} has keys {sorted(keys)} but needs Keras' x_train, y_train, x_test, y_test; for x/y "
@@ -123,8 +123,7 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
                 missing = sorted({"x", "y"} - keys)
                 if missing:
                     raise DatasetError(f"{path} is missing key(s) {missing} (found {sorted(keys)}); {fix}")
-                x, y = npz["x"], npz["y"]
-                shuffled = None  # decided from the labels below: such files are often sorted by class
+                x, y, xy_file = npz["x"], npz["y"], True
             else:
                 raise DatasetError(f"{path} has keys {sorted(keys)}; expected x and y (or Keras' "
                                    f"x_{split}, y_{split}); {fix}")
@@ -142,9 +141,8 @@ def _read_npz(path: Path, split: str, *, keras_keys_only: bool) -> tuple[np.ndar
         raise DatasetError(f"cannot read {path} ({type(exc).__name__}: {exc}): the file is truncated or corrupt; "
                            f"{fix}") from exc
     x, y = _validate_xy(x, y, str(path), fix)
-    if shuffled is None:
-        shuffled = looks_shuffled(y)
-    return x, y, names, shuffled
+    # An x/y file may be in any order (often sorted by class): its labels say whether it is shuffled.
+    return x, y, names, xy_file and looks_shuffled(y)
 
 
 def looks_shuffled(y: np.ndarray) -> bool:

@@ -143,7 +143,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate a run's saved generator against its dataset and write ``metrics.json`` into the run folder.
 
-    ``samples`` images come from ``generator.keras`` with noise seeded by ``seed`` (so the
+    ``samples`` images come from the run's sampler (``runs.load_generator``: the EMA of G when the run keeps
+    one, as its sample grids do) with noise seeded by ``seed`` (so the
     same call gives the same numbers) and are compared, batch by batch, with the cached
     reference statistics of the run's dataset split.
 
@@ -157,8 +158,8 @@ def evaluate(
         data_dir: where to look for the dataset first.
         cache_dir: cache root.
         batch_size: generated images per batch.
-        generator: the noise -> images model to evaluate (default: the run's ``generator.keras``, or a VAE
-            run's ``decoder.keras``: ``runs.load_generator``).
+        generator: the noise -> images model to evaluate (default: ``runs.load_generator``: the run's
+            ``generator_ema.keras`` when it has one, else ``generator.keras``, or a VAE run's ``decoder.keras``).
 
     Returns:
         The metrics dict that was written (with ``extractor``, ``samples``, ``seed``, ``split``,

@@ -237,8 +237,8 @@ def evaluate_per_class(
 
     Args:
         run_folder: a run folder made by ``gan_kit.train``.
-        generator: the model to evaluate (default: the run's ``generator.keras``; pass
-            ``run.gan.conditional_sampler`` for a conditional run's EMA copy).
+        generator: the model to evaluate (default: ``runs.load_generator``, the run's EMA copy of G when it
+            keeps one, else G).
         extractor: a ``FeatureExtractor`` or its name (default: the run's ``metrics_extractor``,
             with the run's profile, so ``smoke`` gets the barely trained classifier).
         samples_per_class: generated images per class.
