@@ -59,12 +59,15 @@ QUICK_RECIPES: dict[str, str] = {"fashion_mnist": "fast_cpu", "cifar10": "fast_c
 """dataset -> the recipe ``quick`` applies when none is given (datasets not listed keep the kit's defaults)."""
 
 QUICK_SETTINGS: dict[str, dict[str, Any]] = {
-    "fashion_mnist": {"max_examples": None, "epochs": 11},
+    "fashion_mnist": {"max_examples": None, "epochs": 10, "d_width": 48},
 }
 """dataset -> what ``quick`` adds to that dataset's quick recipe (applied with that recipe only).
 
-Fashion-MNIST: the whole 60k train split for 11 epochs (10,307 steps; the measured run made 11,106 in 10 minutes on
-a 2-core CPU) rather than a 10k subset, so that D sees fresh images for the whole budget."""
+Fashion-MNIST: the whole 60k train split rather than a 10k subset, so that D sees fresh images for the whole budget,
+a wider D (48 base filters instead of quick's 32) and 10 epochs (9,370 steps; about 9 minutes on a 2-core CPU).
+Measured (10,000 samples, EMA sampler): with D at 32, 11 epochs scored FID 1.75 and recall 0.50; with D at 48 (each
+step 13% slower, G unchanged), 10 epochs scored FID 1.45-1.50 and recall 0.58-0.60. A wider G was not worth its
+cost (48 filters: 52% slower steps)."""
 
 __all__ = ["QUICK_RECIPES", "QUICK_SETTINGS", "RECIPES", "recipe"]
 

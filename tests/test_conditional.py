@@ -265,13 +265,15 @@ def test_class_plots(tmp_path):
 
 
 def test_conditional_config_keeps_its_base_under_quick():
-    """Bug: ``quick`` applied the unconditional Fashion-MNIST recipe (fast_cpu: 60k images, 8 epochs, its own
-    learning rates) to notebook 08's base, a 4x longer run than the quick budget."""
+    """Bug: ``quick`` applied the unconditional Fashion-MNIST recipe (fast_cpu with its quick settings: 60k
+    images, more epochs, a wider D, its own learning rates) to notebook 08's base, a run several times longer than
+    the quick budget."""
     from gan_kit.config import for_profile
 
     cfg = conditional.conditional_config("quick", dataset="fashion_mnist")
     plain = for_profile("quick", recipe="none", dataset="fashion_mnist")
-    assert (cfg.max_examples, cfg.epochs, cfg.ema) == (plain.max_examples, plain.epochs, plain.ema)
+    assert (cfg.max_examples, cfg.epochs, cfg.ema, cfg.d_width) == (plain.max_examples, plain.epochs, plain.ema,
+                                                                  plain.d_width)
     assert (cfg.g_lr, cfg.d_lr, cfg.conditional) == (2e-4, 2e-4, True)
     assert conditional.conditional_config("quick", recipe="sngan").spectral_norm  # a named recipe still applies
 

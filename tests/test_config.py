@@ -140,16 +140,17 @@ def test_quick_applies_each_datasets_measured_recipe_and_its_budget():
     fmnist = gan_kit.for_profile("quick", dataset="fashion_mnist")
     assert recipes.QUICK_RECIPES["fashion_mnist"] == recipes.QUICK_RECIPES["cifar10"] == "fast_cpu"
     assert (fmnist.loss, fmnist.upsample, fmnist.d_dropout) == ("hinge", "resize", 0.0)
-    assert (fmnist.ema, fmnist.max_examples, fmnist.epochs, fmnist.batch_size) == (0.999, None, 11, 64)
+    assert (fmnist.ema, fmnist.max_examples, fmnist.epochs, fmnist.batch_size) == (0.999, None, 10, 64)
+    assert (fmnist.g_width, fmnist.d_width) == (32, 48)
     # The settings go with the dataset's quick recipe only: not with recipe="none", nor under another profile.
     plain = gan_kit.for_profile("quick", dataset="fashion_mnist", recipe="none")
-    assert (plain.ema, plain.max_examples, plain.epochs, plain.loss, plain.upsample) == (
-        0.0, 10000, 10, "bce", "transpose")
+    assert (plain.ema, plain.max_examples, plain.epochs, plain.loss, plain.upsample, plain.d_width) == (
+        0.0, 10000, 10, "bce", "transpose", 32)
     assert gan_kit.for_profile("full", dataset="fashion_mnist").ema == 0.0
     assert gan_kit.for_profile("quick", dataset="fashion_mnist", recipe="sngan").max_examples == 10000
     cifar = gan_kit.for_profile("quick", dataset="cifar10")  # the recipe, without Fashion-MNIST's budget
     assert (cifar.loss, cifar.upsample, cifar.d_dropout) == ("hinge", "resize", 0.0)
-    assert (cifar.ema, cifar.max_examples, cifar.epochs) == (0.999, 10000, 10)
+    assert (cifar.ema, cifar.max_examples, cifar.epochs, cifar.d_width) == (0.999, 10000, 10, 32)
     assert gan_kit.for_profile("quick", dataset="mnist").loss == "bce"  # datasets not listed keep the defaults
     assert gan_kit.for_profile("quick", dataset="fashion_mnist", epochs=2).epochs == 2  # overrides still win
     smoke = gan_kit.for_profile("smoke", dataset="fashion_mnist")
