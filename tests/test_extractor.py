@@ -158,7 +158,9 @@ def format_ladders(fids: dict[tuple[str, float], float]) -> str:
     real = real_vs_real(fids)
     spread = f"{len(real)} draws: mean {real.mean():.3f}, std {real.std(ddof=1):.4f}" if len(real) > 1 else "1 draw"
     lines = [f"real vs real {fids[('real', 0)]:.3f} ({spread})"]
-    rows = {**LADDERS, **({"jpeg on grid": LADDERS["jpeg"]} if ("jpeg on grid", LADDERS["jpeg"][0]) in fids else {})}
+    rows = dict(LADDERS)
+    if ("jpeg on grid", LADDERS["jpeg"][0]) in fids:
+        rows["jpeg on grid"] = LADDERS["jpeg"]
     for kind, strengths in rows.items():
         lines.append(f"{kind:13s}" + "  ".join(f"{s:>5}: {fids[(kind, s)]:9.3f}" for s in strengths))
     return "\n".join(lines)
