@@ -23,7 +23,8 @@ help:
 	@echo "make lint      ruff"
 	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
 	@echo "make handouts  student notebooks with exercises stubbed (outputs/handouts)"
-	@echo "make release   the student release: outputs/release/ and outputs/release.zip"
+	@echo "make release ASSIGNMENT=02  the student release of one assignment: outputs/release-02/ and .zip"
+	@echo "               (without ASSIGNMENT: the whole course at once, with the package's own answers)"
 	@echo "make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1] [TIMEOUT=900] [NOTEBOOKS=01,02]"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -94,7 +95,7 @@ handouts: $(STAMP)
 	$(PY) -m gan_kit handouts
 
 release: $(STAMP)
-	$(PY) -m gan_kit release
+	$(PY) -m gan_kit release $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 OUT      ?= outputs/grades
 JOBS     ?= 1

@@ -10,8 +10,11 @@ Layers, lowest first (a module imports its own layer or lower ones only; ``tests
 checks it): ``fileio``, ``images``, ``devices``, ``ring``, ``recipes`` / ``config`` / ``runs`` /
 ``diagnostics``, ``plotting`` / ``records``, ``observations``, ``compare``, ``report`` / ``data`` /
 ``models``, ``losses``, ``augment`` / ``metrics`` / ``gan``, ``steps``, ``conditional``, ``vae``, ``toy`` /
-``tracking``, ``checkpoints``, ``callbacks`` / ``training`` / ``sweep``, ``lab`` / ``checks``,
-``assignments`` / ``bench``, ``quality``, ``__main__``.
+``tracking``, ``checkpoints``, ``callbacks`` / ``training`` / ``sweep``, ``lab`` / ``checks`` / ``instructor``,
+``__main__``.
+
+``gan_kit.instructor`` (handouts, releases, fixtures, grading, benchmarks) is the instructor's part: a student
+release leaves it out, and nothing below it imports it.
 """
 
 from __future__ import annotations
@@ -40,9 +43,9 @@ _LAZY = {
     "evaluate": ("metrics", "evaluate"),
 }
 _MODULES = (
-    "assignments", "augment", "bench", "callbacks", "checkpoints", "checks", "compare", "conditional", "config",
+    "augment", "callbacks", "checkpoints", "checks", "compare", "conditional", "config", "exercises",
     "data", "devices", "diagnostics", "fileio", "gan", "images", "lab", "losses", "metrics", "models",
-    "observations", "plotting", "quality", "recipes", "records", "report", "ring", "runs", "steps", "sweep", "toy",
+    "observations", "plotting", "recipes", "records", "report", "ring", "runs", "steps", "sweep", "toy",
     "tracking", "training", "vae",
 )
 

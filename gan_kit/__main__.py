@@ -21,6 +21,19 @@ from .config import NO_RECIPE, Config, ConfigError, for_profile
 from .recipes import RECIPES
 
 
+def _instructor(module: str) -> Any:
+    """``gan_kit.instructor.<module>``; a ``ConfigError`` that says so in a student release, which leaves it out."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"gan_kit.instructor.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("gan_kit.instructor", f"gan_kit.instructor.{module}"):
+            raise
+        raise ConfigError("this command is the instructor's (handouts, release, grade, bench): it is not part of "
+                          "the student release of the kit.") from None
+
+
 def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -82,8 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     handouts.add_argument("--only", help="comma-separated notebook names or prefixes (default: every notebook "
                           "with exercises)")
     handouts.add_argument("--out", default="outputs/handouts")
-    release = sub.add_parser("release", help="the student release: handouts, package, README (folder and zip)")
-    release.add_argument("--out", default="outputs/release", help="release folder; the zip is FOLDER.zip")
+    release = sub.add_parser("release", help="the student release of one assignment: handouts up to it, the student "
+                                              "package with its answers stubbed, README (folder and zip)")
+    release.add_argument("--assignment", type=int, metavar="NN",
+                         help="the assignment (notebook number) to release; without it, the whole course at once, "
+                              "with the package's own answers to every exercise (a warning lists them)")
+    release.add_argument("--out", help="release folder (default outputs/release-NN, or outputs/release without "
+                                       "--assignment); the zip is FOLDER.zip")
     grade = sub.add_parser("grade", help="run students' notebooks with the hidden tests: grades.csv, feedback")
     grade.add_argument("submissions", help="a folder with one sub-folder of notebooks per student")
     grade.add_argument("--out", default="outputs/grades", help="where grades.csv, summary.csv, feedback/ go")
@@ -170,19 +188,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name:14s} {where or 'not found offline'}")
             return 0
         if args.command == "handouts":
-            from .assignments.handouts import build_handouts
-
+            build_handouts = _instructor("handouts").build_handouts
             written = build_handouts(args.notebooks, args.out, only=_columns(args.only or ""))
             print(f"{len(written)} handout(s) in {args.out}")
             return 0
         if args.command == "release":
-            from .assignments.release import build_release
-
-            folder, archive = build_release(".", args.out)
+            release_mod = _instructor("release")
+            folder, archive = release_mod.build_release(".", args.out, assignment=args.assignment)
+            if args.assignment is None:
+                print("warning: the whole course at once: the student package keeps the kit's own answers to "
+                      "these exercises:\n  " + "\n  ".join(release_mod.given_away(".")) +
+                      "\nRelease one assignment at a time (--assignment NN) to keep them out.", file=sys.stderr)
             print(f"student release: {folder} and {archive}")
             return 0
         if args.command == "grade":
-            from .assignments.grading import grade as grade_all
+            grade_all = _instructor("grading").grade
 
             rows = grade_all(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                              only=_columns(args.notebooks or ""))
@@ -190,13 +210,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{Path(args.out) / 'summary.csv'}, {Path(args.out) / 'feedback'}")
             return 0
         if args.command == "bench" and args.quality:
-            from .quality import run_quality
+            run_quality = _instructor("quality").run_quality
 
             run_quality(_columns(args.recipes) if args.recipes else None, datasets=_columns(args.datasets),
                         budgets=[int(b) for b in _columns(args.budgets)], samples=args.samples, out=args.out)
             return 0
         if args.command == "bench":
-            from .bench import MODELS, run_bench
+            bench = _instructor("bench")
+            MODELS, run_bench = bench.MODELS, bench.run_bench  # noqa: N806
 
             run_bench(tuple(args.model or MODELS), args.batch, args.steps, args.repeats, args.out)
             return 0

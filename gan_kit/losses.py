@@ -30,6 +30,9 @@ def _targets(labels: Labels, logits: tf.Tensor) -> tf.Tensor:
     return tf.broadcast_to(labels, tf.shape(logits))
 
 
+# BCE is not an answer block a release stubs (gan_kit.instructor.package): notebook 01 trains the toy GAN with it
+# before any exercise, and 01's toy-step exercise has the student write these BCE terms; notebook 02's losses
+# exercise restates them as two functions, and its check refuses calls of these.
 def _bce(labels: Labels, logits: tf.Tensor) -> tf.Tensor:
     logits = _f32(logits)
     return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=_targets(labels, logits), logits=logits))
@@ -116,6 +119,8 @@ def least_squares_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 # ------------------------------------------------------------------ penalties and extras
+# Not an answer block a release stubs (gan_kit.instructor.package): notebook 01's "stabilized" toy preset trains
+# with WGAN-GP before notebook 03 asks for the penalty (a release of 01 or 02 without it stops that notebook).
 def gradient_penalty(
     critic: Callable[[tf.Tensor], tf.Tensor],
     real: tf.Tensor,
@@ -183,8 +188,18 @@ def kl_divergence(mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
     Returns:
         (batch,) float32 KL values, each >= 0.
     """
+    # BEGIN SOLUTION 05 kl_divergence
     mean, log_var = _f32(mean), _f32(log_var)
     return 0.5 * tf.reduce_sum(tf.square(mean) + tf.exp(log_var) - 1.0 - log_var, axis=-1)
+    # END SOLUTION
+
+
+def reparameterize(mean: tf.Tensor, log_var: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
+    """A sample of N(mean, exp(log_var)) written as ``mean + exp(log_var / 2) * eps`` (the reparameterization trick,
+    Kingma & Welling 2014), so that gradients reach ``mean`` and ``log_var``; ``eps`` is standard normal noise."""
+    # BEGIN SOLUTION 05 reparameterize
+    return _f32(mean) + tf.exp(0.5 * _f32(log_var)) * _f32(eps)
+    # END SOLUTION
 
 
 def reconstruction_loss(images: tf.Tensor, logits: tf.Tensor, kind: str = "bce") -> tf.Tensor:
@@ -260,6 +275,7 @@ __all__ = [
     "minimax_discriminator_loss",
     "minimax_generator_loss",
     "reconstruction_loss",
+    "reparameterize",
     "wasserstein_discriminator_loss",
     "wasserstein_generator_loss",
 ]

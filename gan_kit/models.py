@@ -141,6 +141,7 @@ def build_generator(
     start = width * 2**n_up
     if to_image == "transpose":  # the last upsampling makes the image itself: one hidden block fewer
         filters = filters[:-1]
+    # BEGIN SOLUTION 02 generator
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=(latent_dim,), name="z"))
     model.add(layers.Dense(base * base * start, use_bias=False, name="project"))
@@ -165,6 +166,7 @@ def build_generator(
         model.add(layers.Conv2D(channels, 3, padding="same", name="to_image"))
     model.add(layers.Activation("tanh", dtype="float32", name="tanh"))
     return model
+    # END SOLUTION
 
 
 def build_discriminator(
@@ -206,6 +208,7 @@ def build_discriminator(
     if spectral_norm and norm == "batch":
         norm = "none"
     n_down = UPSAMPLINGS[size]
+    # BEGIN SOLUTION 02 discriminator
     model = keras.Sequential(name=name)
     model.add(keras.Input(shape=tuple(image_shape), name="image"))
     for i in range(n_down):
@@ -222,6 +225,7 @@ def build_discriminator(
     model.add(layers.Flatten(name="features"))
     model.add(_sn(layers.Dense(1, dtype="float32", name="logit"), spectral_norm))
     return model
+    # END SOLUTION
 
 
 def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:

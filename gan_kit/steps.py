@@ -47,6 +47,7 @@ def story1_train_step(generator: keras.Model, discriminator: keras.Model, g_opti
 
     @tf.function
     def train_step(real_images: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:
+        # BEGIN SOLUTION 02 train_step
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = generator(noise, training=True)
             real_logits = discriminator(real_images, training=True)
@@ -58,6 +59,7 @@ def story1_train_step(generator: keras.Model, discriminator: keras.Model, g_opti
         g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_optimizer.apply_gradients(zip(d_grads, discriminator.trainable_variables))
         return {"g_loss": g_loss, "d_loss": d_loss, **_probabilities(real_logits, fake_logits)}
+        # END SOLUTION
 
     return train_step
 
@@ -69,6 +71,7 @@ def alternating_train_step(generator: keras.Model, discriminator: keras.Model,
 
     @tf.function
     def train_step(real_images: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:
+        # BEGIN SOLUTION 01 toy_step, 02 train_step
         with tf.GradientTape() as d_tape:
             fake_images = generator(noise, training=True)
             real_logits = discriminator(real_images, training=True)
@@ -81,6 +84,7 @@ def alternating_train_step(generator: keras.Model, discriminator: keras.Model,
         g_grads = g_tape.gradient(g_loss, generator.trainable_variables)
         g_optimizer.apply_gradients(zip(g_grads, generator.trainable_variables))
         return {"g_loss": g_loss, "d_loss": d_loss, **_probabilities(real_logits, fake_logits)}
+        # END SOLUTION
 
     return train_step
 

@@ -109,6 +109,10 @@ LONG_TESTS = (
 )
 
 
+# Modules whose items are each a group of their own (each runs a whole notebook), started with the notebooks.
+SPLIT_MODULES = ("tests/test_released_notebooks.py",)
+
+
 def _long_rank(nodeid: str) -> int | None:
     return next((i for i, prefix in enumerate(LONG_TESTS) if nodeid.startswith(prefix)), None)
 
@@ -121,10 +125,11 @@ def pytest_collection_modifyitems(config, items):
         long = _long_rank(item.nodeid)
         if long is not None:
             return 0, long
-        return (1, 0) if item.path.suffix == ".ipynb" else (2, 0)
+        return (1, 0) if item.path.suffix == ".ipynb" or item.nodeid.startswith(SPLIT_MODULES) else (2, 0)
 
     for item in items:
         module = item.nodeid.split("::", 1)[0]
-        group = item.nodeid if _long_rank(item.nodeid) is not None else module
+        own = _long_rank(item.nodeid) is not None or module in SPLIT_MODULES
+        group = item.nodeid if own else module
         item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=rank)  # stable: within a module or notebook the order stays as collected

@@ -12,7 +12,11 @@ message that misses the point): when the check is fixed the test XPASSes, and th
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -27,6 +31,7 @@ import gan_kit.models
 import gan_kit.steps
 import gan_kit.vae
 from gan_kit import checks
+from gan_kit.checks import fixtures
 
 # Imported under other names before any check runs: the checks must refuse these too.
 from gan_kit.losses import bce_discriminator_loss as kit_d_loss
@@ -815,3 +820,222 @@ def test_kit_disabled_restores_the_code_when_the_block_raises():
             kit_g_loss(tf.zeros((1, 1)))
     assert kit_g_loss.__code__ is before
     assert np.isclose(float(kit_g_loss(tf.zeros((1, 1)))), np.log(2.0))
+
+
+# ================================================================= stored expected values (gan_kit.checks.fixtures)
+CHECK_CASES = {  # check -> (check, a correct answer's args, a wrong answer's args, what the wrong one's message names)
+    "gan_losses": (checks.check_gan_losses, (d_loss, g_loss), (WRONG_D["swapped labels"][0], g_loss),
+                   r"swapped labels \(real against 0"),
+    "gradient_penalty": (checks.check_gradient_penalty, (gradient_penalty,), (WRONG_GP["the squared norm"][0],),
+                         "the squared norm instead of the norm"),
+    "reparameterize": (checks.check_reparameterize, (reparameterize,), (WRONG_REPARAMETERIZE["log_var * eps"][0],),
+                       r"what log_var \* eps gives"),
+    "kl": (checks.check_kl, (kl_divergence,), (WRONG_KL["missing 1/2"][0],), "leaving out the factor 1/2"),
+    "fid": (checks.check_fid, (fid_from_features,), (WRONG_FID["ddof=0"][0],), "ddof=0 covariances"),
+    "conditional_input": (checks.check_conditional_input, (conditional_input,),
+                          (WRONG_CONDITIONAL["one-hot first"][0],), "the one-hot label comes first"),
+    "train_step": (checks.check_train_step, (make_train_step,), (WRONG_TRAIN_STEP["swapped gradients"][0],),
+                   "swapped gradients: D followed G's loss"),
+    "toy_step": (checks.check_toy_step, (make_alternating_step,), (WRONG_TOY_STEP["story 1's rule"][0],),
+                 r"what story 1's rule \(both losses"),
+}
+HONEST = "no stored expected values for check {} with seed {} in this release; the self-checks use the default seed"
+
+
+@pytest.fixture(scope="module")
+def public_fixture_files(tmp_path_factory):
+    """The fixture files a student release ships (the public seeds), written by the instructor's references."""
+    from gan_kit.instructor import references
+
+    folder = tmp_path_factory.mktemp("fixtures")
+    written = references.write_fixtures(folder, fixtures.PUBLIC_SEEDS)
+    assert sorted(p.name for p in written) == sorted(p.name for p in folder.iterdir())
+    return folder
+
+
+def _as_release(monkeypatch, folder):
+    """As in a student release: fixtures read from ``folder``, ``gan_kit.instructor`` not importable."""
+    monkeypatch.setattr(fixtures, "FIXTURE_DIR", folder)
+    monkeypatch.setitem(sys.modules, "gan_kit.instructor", None)
+    monkeypatch.setitem(sys.modules, "gan_kit.instructor.references", None)
+    fixtures.clear_memo()
+
+
+@pytest.mark.parametrize("name", CHECK_CASES)
+def test_release_checks_judge_from_stored_fixtures(capsys, monkeypatch, public_fixture_files, name):
+    check, right, wrong, match = CHECK_CASES[name]
+    _as_release(monkeypatch, public_fixture_files)
+    with pytest.raises(ImportError):
+        __import__("gan_kit.instructor.references")
+    assert_passes(capsys, check, *right)
+    rejected(check, *wrong, match=match)
+    assert not fixtures._MEMO  # read from the files, nothing built
+
+
+@pytest.mark.parametrize("name", CHECK_CASES)
+def test_without_fixture_or_instructor_the_message_is_honest(monkeypatch, tmp_path, name):
+    check, right, _, _ = CHECK_CASES[name]
+    _as_release(monkeypatch, tmp_path)
+    seed = fixtures.PUBLIC_SEEDS[name][0]
+    message = rejected(check, *right, match=re.escape(HONEST.format(name, seed)))
+    assert message.endswith("(the grader uses others)")
+
+
+@pytest.mark.parametrize("call, args", [
+    ("check_fid", {"seed": 11}), ("check_train_step", {"seed": 3}), ("check_toy_step", {"seed": 5}),
+    ("check_gan_losses", {"seed": 13}), ("check_gradient_penalty", {"seed": 9}),
+], ids=["fid", "train_step", "toy_step", "gan_losses", "gradient_penalty"])
+def test_release_refuses_a_grader_seed_honestly(monkeypatch, public_fixture_files, call, args):
+    name = call.removeprefix("check_")
+    check, right, _, _ = CHECK_CASES[name]
+    _as_release(monkeypatch, public_fixture_files)
+    rejected(check, *right, **args, match=re.escape(HONEST.format(name, args["seed"])))
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("fid", {"seed": 11}), ("train_step", {"seed": 3}), ("toy_step", {"seed": 5}), ("gan_losses", {"seed": 13}),
+    ("gradient_penalty", {"seed": 9}), ("conditional_input", {"num_classes": 7}),
+])
+def test_instructor_builds_other_seeds_in_memory(capsys, name, kwargs):
+    check, right, wrong, match = CHECK_CASES[name]
+    before = sorted(fixtures.FIXTURE_DIR.glob("*")) if fixtures.FIXTURE_DIR.is_dir() else []
+    assert_passes(capsys, check, *right, **kwargs)
+    rejected(check, *wrong, match=match, **kwargs)
+    assert (sorted(fixtures.FIXTURE_DIR.glob("*")) if fixtures.FIXTURE_DIR.is_dir() else []) == before
+
+
+def test_fixtures_are_plain_json_and_memoised():
+    from gan_kit.instructor import references
+
+    fixture = references.build_fixture("gan_losses", 13)
+    assert json.loads(json.dumps(fixture, allow_nan=False)) == fixture
+    assert fixture["check"] == "gan_losses" and fixture["seed"] == 13 and len(fixture["cases"]) == 4
+    case = fixture["cases"][0]
+    assert set(case) >= {"where", "inputs", "expected", "mistakes"}
+    assert "summing over the batch instead of averaging" in case["mistakes"]["discriminator_loss"]
+    assert fixtures.file_name("kl", None) == "kl-none.json" and fixtures.file_name("fid", 11) == "fid-11.json"
+    assert fixtures.load("fid", 4) is fixtures.load("fid", 4)
+    with pytest.raises(ValueError):
+        references.build_fixture("kl", 3)
+    with pytest.raises(ValueError):
+        references.build_fixture("no_such_check", 0)
+
+
+@pytest.mark.parametrize("name, key", [("fid", "fid_from_features"), ("toy_step", "make_toy_step"),
+                                       ("gradient_penalty", "gradient_penalty")])
+def test_collect_and_judge_run_apart(tmp_path, name, key):
+    """collect's arrays survive a trip through a file (another process), and judge gives the same verdicts."""
+    from gan_kit.checks import formulas, steps
+
+    module = steps if name.endswith("step") else formulas
+    collect, judge = getattr(module, f"collect_{name}"), getattr(module, f"judge_{name}")
+    fixture = fixtures.load(name, 0)
+    _, right, wrong, match = CHECK_CASES[name]
+    for answer, verdict in ((right[0], None), (wrong[0], match)):
+        outputs = collect({key: answer}, fixture)
+        assert all(isinstance(v, np.ndarray) for v in outputs.values())
+        np.savez(tmp_path / "outputs.npz", **outputs)
+        with np.load(tmp_path / "outputs.npz", allow_pickle=False) as stored:
+            outputs = dict(stored)
+        if verdict is None:
+            judge(outputs, json.loads(json.dumps(fixture)))
+        else:
+            with pytest.raises(checks.CheckFailed, match=verdict):
+                judge(outputs, fixture)
+
+
+def test_a_failure_in_collect_is_judged_in_its_turn():
+    """The given-alpha case is judged before the alpha=None call's error (stored by collect) is raised."""
+    from gan_kit.checks import formulas
+
+    def breaks_without_alpha(critic, real, fake, alpha=None):
+        if alpha is None:
+            raise ValueError("no alpha")
+        return _gp_with(norm=lambda g: tf.reduce_sum(tf.square(g), axis=1))(critic, real, fake, alpha)
+
+    outputs = formulas.collect_gradient_penalty({"gradient_penalty": breaks_without_alpha},
+                                                fixtures.load("gradient_penalty", 0))
+    assert str(outputs["error/drawn_penalty"]).startswith("gradient_penalty (alpha left out) raised ValueError")
+    rejected(checks.check_gradient_penalty, breaks_without_alpha, match="the squared norm instead of the norm")
+    rejected(checks.check_gradient_penalty, lambda c, r, f, alpha=None: breaks_without_alpha(c, r, f, alpha),
+             match="the squared norm")
+    rejected(checks.check_gradient_penalty, lambda c, r, f, alpha=None: gradient_penalty(c, r, f, alpha)
+             if alpha is not None else breaks_without_alpha(c, r, f), match=r"alpha left out\) raised ValueError")
+
+
+# ----------------------------------------------------------------- the gradient penalty's own alphas (alpha=None)
+def _gp_drawing(draw):
+    def penalty(critic, real, fake, alpha=None):
+        return gradient_penalty(critic, real, fake, draw(real) if alpha is None else alpha)
+    return penalty
+
+
+def _mix_per_pixel(critic, real, fake, alpha=None):
+    if alpha is None:
+        return _gp_with(mix=lambda r, f, a: r + tf.random.uniform(tf.shape(r)) * (f - r))(critic, real, fake)
+    return gradient_penalty(critic, real, fake, alpha)
+
+
+@pytest.mark.parametrize("answer", [
+    _gp_drawing(lambda r: keras.random.uniform((r.shape[0],))),
+    tf.function(gradient_penalty),
+    lambda critic, real, fake, alpha=None: gradient_penalty(lambda x: critic(x, training=True), real, fake, alpha),
+], ids=["keras.random", "tf.function", "training=True"])
+def test_gradient_penalty_accepts_drawn_alphas(capsys, answer):
+    assert_passes(capsys, checks.check_gradient_penalty, answer)
+
+
+@pytest.mark.parametrize("answer, match", [
+    (_gp_drawing(lambda r: tf.fill([tf.shape(r)[0]], tf.random.uniform([]))), r"same alpha.*one alpha per example"),
+    (_gp_drawing(lambda r: tf.fill([tf.shape(r)[0]], 0.5)), r"same alpha \(0\.5\)"),
+    (_gp_drawing(lambda r: tf.random.normal([tf.shape(r)[0]])), r"alphas from .* to .*U\(0, 1\)"),
+    (_mix_per_pixel, r"not one per pixel"),
+    (lambda critic, real, fake, alpha=None: gradient_penalty(critic, real, fake, alpha) * (2.0 if alpha is None
+                                                                                          else 1.0),
+     r"alpha left out.*\(the alphas it drew, .* read from where it called the critic\): expected"),
+], ids=["one alpha for the batch", "alpha = 0.5", "normal alphas", "alpha per pixel", "a wrong value"])
+def test_gradient_penalty_judges_drawn_alphas(answer, match):
+    rejected(checks.check_gradient_penalty, answer, match=match)
+
+
+# ----------------------------------------------------------------- no reference computation ships in gan_kit/checks
+CHECKS_DIR = Path(checks.__file__).parent
+# Calls that compute an expected value (or a known mistake's): none may remain in gan_kit/checks/.
+REFERENCE_CALLS = {"softplus", "logaddexp", "sqrtm", "cov", "svd", "eigvals", "exp", "log", "sigmoid", "tanh",
+                   "one_hot", "eye", "concatenate", "sigmoid_cross_entropy_with_logits", "assign_sub",
+                   "apply_gradients", "gradient", "norm", "reduce_mean", "clone_model", "GradientTape"}
+
+
+def _calls(tree: ast.AST) -> list[tuple[str, str]]:
+    """(enclosing top-level function, called name) for every call in a module."""
+    found = []
+    for top in tree.body:
+        for node in ast.walk(top):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                found.append((getattr(top, "name", ""), called))
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(CHECKS_DIR.glob("*.py")), ids=lambda p: p.name)
+def test_checks_source_holds_no_reference_computation(path):
+    source = path.read_text()
+    for text in ("logaddexp", "softplus", "tf.exp(0.5", "np.cov(a", "linalg.sqrtm(", "_fid_numpy",
+                 "def _reference(rule", "_bce_d", "_bce_g", "GradientTape(persistent"):
+        assert text not in source, f"{path.name} contains {text!r}"
+    if path.name == "networks.py":  # the specification, and a network built from it: the assignment itself
+        return
+    calls = [(where, name) for where, name in _calls(ast.parse(source)) if name in REFERENCE_CALLS]
+    # The exceptions: a tape around the student's penalty, to see whether *its* backward pass is finite, and the
+    # distances from the points the student's critic saw to the real -> fake segments (which alpha was drawn).
+    allowed = [("collect_gradient_penalty", "GradientTape"), ("collect_gradient_penalty", "gradient"),
+               ("_judge_drawn_alpha", "norm")]
+    assert [c for c in calls if c not in allowed] == [], path.name
+    if path.name == "steps.py":
+        assert "GradientTape" not in source
+
+
+def test_gradient_penalty_rejects_a_penalty_cut_off_from_the_critic():
+    rejected(checks.check_gradient_penalty, lambda c, r, f, alpha=None: float(gradient_penalty(c, r, f, alpha)),
+             match=r"flat critic: the penalty has no gradient.*not a NumPy value or a float")

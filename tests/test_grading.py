@@ -12,8 +12,8 @@ import nbformat
 import pytest
 
 from gan_kit.__main__ import main
-from gan_kit.assignments.grading import COLUMNS, SUMMARY_COLUMNS, grade, hidden_test_rows
-from gan_kit.assignments.handouts import HiddenTest, make_handout
+from gan_kit.instructor.grading import COLUMNS, SUMMARY_COLUMNS, grade, hidden_test_rows
+from gan_kit.instructor.handouts import HiddenTest, make_handout
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "01_gan_theory.ipynb"

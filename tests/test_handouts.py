@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gan_kit.assignments.handouts import (
+from gan_kit.instructor.handouts import (
     ANSWER,
     ANSWER_PLACEHOLDER,
     BEGIN,
@@ -24,7 +24,7 @@ from gan_kit.assignments.handouts import (
     strip_blocks,
     tags,
 )
-from gan_kit.assignments.leaks import readable_text, scan, secrets
+from gan_kit.instructor.leaks import readable_text, scan, secrets
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))

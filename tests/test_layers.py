@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gan_kit"
 # Lowest first. A module may import modules of its own layer or of a lower one; within a layer the cycle check
 # keeps the imports one-way. Sub-packages (data/, metrics/) are one entry each.
 LAYERS: list[tuple[str, ...]] = [
-    ("fileio", "images", "devices", "ring", "recipes"),
+    ("fileio", "images", "devices", "ring", "recipes", "exercises"),
     ("config",),
     ("runs",),
     ("diagnostics", "plotting"),
@@ -28,8 +28,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("tracking", "checkpoints", "callbacks"),
     ("training",),
     ("sweep", "lab"),
-    ("checks", "assignments"),
-    ("bench", "quality", "__main__"),
+    ("checks",),
+    ("instructor", "__main__"),
 ]
 ANALYSIS = ("runs", "config", "diagnostics", "plotting", "records", "observations", "compare", "report")
 

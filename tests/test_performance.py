@@ -121,7 +121,7 @@ def test_train_records_the_runtime_choice(tmp_path):
 
 
 def test_flop_count_by_hand():
-    from gan_kit.bench import layer_flops, step_flops
+    from gan_kit.instructor.bench import layer_flops, step_flops
 
     model = keras.Sequential([keras.Input((4, 4, 2)), keras.layers.Conv2D(3, 3, padding="same"),
                               keras.layers.Flatten(), keras.layers.Dense(5)])
@@ -149,13 +149,13 @@ def test_flop_count_by_hand():
     ("StatefulPartitionedCall/AddN", "AddN", "other"),
 ])
 def test_profile_classes(scope, op, kind):
-    from gan_kit.bench import OP_CLASSES, classify_op
+    from gan_kit.instructor.bench import OP_CLASSES, classify_op
 
     assert classify_op(scope, op) == kind and kind in OP_CLASSES
 
 
 def test_bench_writes_ratios(tmp_path):
-    from gan_kit.bench import format_table, run_bench
+    from gan_kit.instructor.bench import format_table, run_bench
 
     result = run_bench(models=("dcgan_28",), batch=8, steps=1, repeats=1, out_dir=tmp_path, features=False,
                        compare_xla=False, matmul_size=256,

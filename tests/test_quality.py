@@ -1,5 +1,5 @@
-"""The quality benchmark (gan_kit.quality): generators saved at wall-clock budgets, scored against a reference
-trained in the same call."""
+"""The quality benchmark (gan_kit.instructor.quality): generators saved at wall-clock budgets, scored against a
+reference trained in the same call."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from gan_kit import quality, runs
+from gan_kit import runs
 from gan_kit.config import for_profile
+from gan_kit.instructor import quality
 
 
 def test_wall_clock_budgets_snapshot_the_sampler_and_stop_training(tmp_path):

@@ -1,4 +1,4 @@
-"""Issue 17: the student release holds what students need and none of the solution notebooks' secrets."""
+"""The whole-course release (no --assignment): what students need, none of the solution notebooks' secrets."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gan_kit.assignments import release
-from gan_kit.assignments.handouts import solution_notebooks
-from gan_kit.assignments.leaks import MIN_LENGTH, course_secrets, files_under, package_source, scan, zip_members
+from gan_kit.instructor import release
+from gan_kit.instructor.handouts import solution_notebooks
+from gan_kit.instructor.leaks import MIN_LENGTH, course_secrets, files_under, package_source, scan, zip_members
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -56,13 +56,15 @@ def test_no_secret_of_a_solution_notebook_is_in_the_release(built):
     Lines and sentences shorter than MIN_LENGTH (25) characters are not looked for: below that a line is generic
     Python (``return model``, ``if i > 0:``, ``x = layers.ReLU()(x)``) that the kit's own package legitimately
     contains; from 25 characters on it names an exercise's own variables and calls, and finding it means copied
-    code. Lines the solution notebook shows students on purpose (its unmarked cells, its hints) do not count, nor,
-    in files that are not notebooks, lines of the kit's package, which the release ships on purpose (see
-    gan_kit/assignments/leaks.py)."""
+    code. Lines a solution notebook shows students on purpose (the unmarked cells and hints of any notebook) do not
+    count, nor, in files that are not notebooks, lines of the kit's package: this is the whole course at once,
+    whose package keeps every answer (gan_kit/instructor/release.py says so when it builds one; the per-assignment
+    releases are scanned with no exemption in tests/test_release_assignments.py)."""
     folder, archive = built
-    found = course_secrets(solution_notebooks(REPO / "notebooks"))
+    found = release.release_secrets(solution_notebooks(REPO / "notebooks"), REPO / "gan_kit", None)
     assert MIN_LENGTH == 25 and all(len(s.text) >= MIN_LENGTH for s in found)
     assert {s.kind for s in found} == {"solution", "hidden-test", "answer"}
+    assert set(found) <= set(course_secrets(solution_notebooks(REPO / "notebooks")))
     files = [*files_under(folder), *zip_members(archive)]
     assert any(name.endswith(".ipynb") for name, _ in files) and any("!" in name for name, _ in files)
     leaks = scan(files, found, exempt=package_source(REPO / "gan_kit"))
@@ -87,6 +89,7 @@ def test_a_leaking_release_is_refused_and_the_old_one_kept(built, tmp_path, monk
 
     def solutions_as_handouts(notebooks, target, **kwargs):
         shutil.copytree(notebooks, target)
+        return sorted(Path(target).glob("*.ipynb"))
 
     monkeypatch.setattr(release, "build_handouts", solutions_as_handouts)
     with pytest.raises(ValueError, match="leak"):

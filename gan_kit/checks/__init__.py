@@ -1,12 +1,15 @@
 """Self-checks students run after each exercise.
 
-Each check compares the student's code with an independent computation written here (never with
-the kit function the student might call), on inputs where the usual mistakes give other numbers,
-and switches the kit's own implementation off while it runs, so an answer that calls it fails.
-A check prints a line starting with "passed", or raises ``CheckFailed`` with what was expected,
-on which input, and a hint (naming the mistake when the wrong value matches a known one). A stub
-that still raises ``NotImplementedError`` is let through unchanged, so an unfinished exercise is
-easy to spot.
+Each check compares the student's code with stored expected values (:mod:`.fixtures`: computed
+independently by the instructor's ``gan_kit.instructor.references``, which a student release leaves
+out, never with the kit function the student might call), on inputs where the usual mistakes give
+other numbers, and switches the kit's own implementation off while it runs, so an answer that calls
+it fails. A check prints a line starting with "passed", or raises ``CheckFailed`` with what was
+expected, on which input, and a hint (naming the mistake when the wrong value matches a stored known
+one). A stub that still raises ``NotImplementedError`` is let through unchanged, so an unfinished
+exercise is easy to spot. The formula and training-step checks are each ``collect_<name>(student_fns,
+fixture)`` (runs the student's code, returns NumPy arrays) then ``judge_<name>(outputs, fixture)``
+(raises ``CheckFailed``), so a grader can run the two in different processes.
 
 | exercise | notebook | check |
 | --- | --- | --- |
@@ -23,6 +26,7 @@ easy to spot.
 from __future__ import annotations
 
 from ._base import CheckFailed, KitCallError, kit_disabled
+from .fixtures import FixtureMissing
 from .formulas import (
     check_conditional_input,
     check_fid,
@@ -36,6 +40,7 @@ from .steps import check_toy_step, check_train_step
 
 __all__ = [
     "CheckFailed",
+    "FixtureMissing",
     "KitCallError",
     "check_conditional_input",
     "check_discriminator",

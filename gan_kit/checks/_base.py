@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckFailed", "KitCallError", "compare", "kit_disabled", "passed", "value"]
+__all__ = ["CheckFailed", "KitCallError", "as_output", "collect_output", "collected", "compare", "kit_disabled",
+           "passed", "value"]
 
 
 class CheckFailed(AssertionError):
@@ -24,6 +25,41 @@ class KitCallError(RuntimeError):
 def value(x: Any) -> np.ndarray:
     """A tensor, array or number as a float64 NumPy array."""
     return np.asarray(x.numpy() if hasattr(x, "numpy") else x, dtype=np.float64)
+
+
+def as_output(name: str, got: Any, where: str = "") -> np.ndarray:
+    """What a student's function returned, as a NumPy array a judge can read in another process: float64, or
+    complex128 when complex (the judge says to keep the real part). ``CheckFailed`` for None or a non-number."""
+    if got is None:
+        raise CheckFailed(f"{name}{where}: returned None. Did you forget the return statement?")
+    try:
+        raw = np.asarray(got.numpy() if hasattr(got, "numpy") else got)
+        return raw.astype(np.complex128 if np.iscomplexobj(raw) else np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CheckFailed(f"{name}{where}: returned {type(got).__name__}, which is not a number or a tensor "
+                          f"({exc}).") from None
+
+
+def collect_output(outputs: dict[str, np.ndarray], key: str, name: str, function: Callable, *args: Any,
+                   where: str = "") -> Any:
+    """Run a student's function (as :func:`run_answer`) and store what it returned as ``outputs[key]``; the raw
+    return value, or None when it failed. A failure is stored as ``outputs["error/" + key]`` (its message, a
+    string array), for the judge to raise in its turn (:func:`collected`), so checks report in the same order
+    whether collect and judge run together or apart. A stub's ``NotImplementedError`` is raised at once."""
+    try:
+        got = run_answer(name, function, *args)
+        outputs[key] = as_output(name, got, where)
+        return got
+    except CheckFailed as exc:
+        outputs["error/" + key] = np.array(str(exc))
+        return None
+
+
+def collected(outputs: dict[str, np.ndarray], key: str) -> np.ndarray:
+    """``outputs[key]``, or the ``CheckFailed`` collect stored in its place."""
+    if "error/" + key in outputs:
+        raise CheckFailed(str(outputs["error/" + key]))
+    return outputs[key]
 
 
 def compare(name: str, got: Any, expected: Any, hint: str, rtol: float = 1e-4, atol: float = 1e-5,

@@ -26,7 +26,8 @@ KIT_BUILDERS = ("models:build_generator", "models:build_discriminator", "models:
 IMAGE_SHAPE = (32, 32, 3)
 LEAK = 0.2
 
-__all__ = ["Op", "check_discriminator", "check_generator", "discriminator_spec", "generator_spec", "read_network"]
+__all__ = ["Op", "check_discriminator", "check_generator", "collect_network", "discriminator_sizes",
+           "discriminator_spec", "generator_sizes", "generator_spec", "judge_network", "read_network"]
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,16 @@ def generator_spec(latent_dim: int = 100, width: int = 64) -> list[Op]:
            Op("activation", (f"leaky_relu({LEAK})",), (4 * 4 * start,)),
            Op("reshape", ((4, 4, start),), (4, 4, start))]
     side, channels = 4, start
-    for filters in (4 * width, 2 * width, width):
+    for maps in (4 * width, 2 * width, width):  # the three stages' feature maps
         side *= 2
-        ops += [Op("conv_transpose", (filters, "4x4", "stride 2", "same", "no bias"), (side, side, filters),
-                   16 * channels * filters),
-                Op("batchnorm", (), (side, side, filters), 2 * filters),
-                Op("activation", (f"leaky_relu({LEAK})",), (side, side, filters)),
-                Op("conv", (filters, "3x3", "stride 1", "same", "no bias"), (side, side, filters),
-                   9 * filters * filters),
-                Op("batchnorm", (), (side, side, filters), 2 * filters),
-                Op("activation", (f"leaky_relu({LEAK})",), (side, side, filters))]
-        channels = filters
+        ops += [Op("conv_transpose", (maps, "4x4", "stride 2", "same", "no bias"), (side, side, maps),
+                   16 * channels * maps),
+                Op("batchnorm", (), (side, side, maps), 2 * maps),
+                Op("activation", (f"leaky_relu({LEAK})",), (side, side, maps)),
+                Op("conv", (maps, "3x3", "stride 1", "same", "no bias"), (side, side, maps), 9 * maps * maps),
+                Op("batchnorm", (), (side, side, maps), 2 * maps),
+                Op("activation", (f"leaky_relu({LEAK})",), (side, side, maps))]
+        channels = maps
     ops += [Op("conv", (3, "3x3", "stride 1", "same", "bias"), (32, 32, 3), 9 * width * 3 + 3),
             Op("activation", ("tanh",), (32, 32, 3))]
     return ops
@@ -77,15 +77,15 @@ def discriminator_spec(width: int = 64, dropout: float = 0.3) -> list[Op]:
     logit (no sigmoid: the loss applies it)."""
     ops: list[Op] = []
     side, channels = 32, 3
-    for i, filters in enumerate((width, 2 * width, 4 * width)):
+    for stage, maps in enumerate((width, 2 * width, 4 * width)):
         side //= 2
-        ops.append(Op("conv", (filters, "4x4", "stride 2", "same", "bias"), (side, side, filters),
-                      16 * channels * filters + filters))
-        if i > 0:
-            ops.append(Op("batchnorm", (), (side, side, filters), 2 * filters))
-        ops += [Op("activation", (f"leaky_relu({LEAK})",), (side, side, filters)),
-                Op("dropout", (dropout,), (side, side, filters))]
-        channels = filters
+        ops.append(Op("conv", (maps, "4x4", "stride 2", "same", "bias"), (side, side, maps),
+                      16 * channels * maps + maps))
+        if stage > 0:
+            ops.append(Op("batchnorm", (), (side, side, maps), 2 * maps))
+        ops += [Op("activation", (f"leaky_relu({LEAK})",), (side, side, maps)),
+                Op("dropout", (dropout,), (side, side, maps))]
+        channels = maps
     features = side * side * channels
     ops += [Op("flatten", (), (features,)), Op("dense", (1, "bias"), (1,), features + 1)]
     return ops
@@ -155,28 +155,21 @@ def _reference(spec: list[Op], input_shape: tuple) -> Any:
     import keras
     from keras import layers
 
-    model = keras.Sequential([keras.Input(input_shape)])
-    for op in spec:
+    def layer(op: Op) -> Any:
         if op.kind == "dense":
-            model.add(layers.Dense(op.settings[0], use_bias=op.settings[1] == "bias"))
-        elif op.kind in ("conv", "conv_transpose"):
-            kernel = int(op.settings[1].split("x")[0])
-            stride = int(op.settings[2].split()[1])
+            return layers.Dense(op.settings[0], use_bias=op.settings[1] == "bias")
+        if op.kind in ("conv", "conv_transpose"):
+            kernel, stride = int(op.settings[1].split("x")[0]), int(op.settings[2].split()[1])
             cls = layers.Conv2DTranspose if op.kind == "conv_transpose" else layers.Conv2D
-            model.add(cls(op.settings[0], kernel, strides=stride, padding=op.settings[3],
-                          use_bias=op.settings[4] == "bias"))
-        elif op.kind == "batchnorm":
-            model.add(layers.BatchNormalization())
-        elif op.kind == "activation":
+            return cls(op.settings[0], kernel, strides=stride, padding=op.settings[3],
+                       use_bias=op.settings[4] == "bias")
+        if op.kind == "activation":
             fn = op.settings[0]
-            model.add(layers.LeakyReLU(LEAK) if fn.startswith("leaky_relu") else layers.Activation(fn))
-        elif op.kind == "reshape":
-            model.add(layers.Reshape(op.settings[0]))
-        elif op.kind == "flatten":
-            model.add(layers.Flatten())
-        elif op.kind == "dropout":
-            model.add(layers.Dropout(op.settings[0]))
-    return model
+            return layers.LeakyReLU(LEAK) if fn.startswith("leaky_relu") else layers.Activation(fn)
+        simple = {"batchnorm": layers.BatchNormalization, "flatten": layers.Flatten}
+        return simple[op.kind]() if op.kind in simple else getattr(layers, op.kind.capitalize())(op.settings[0])
+
+    return keras.Sequential([keras.Input(input_shape), *(layer(op) for op in spec)])
 
 
 # ----------------------------------------------------------------- the checks
@@ -233,33 +226,90 @@ def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
                           f"{spec[-1].describe()}.{why}")
 
 
-def _check_network(name: str, build: Callable[..., Any], kwargs: dict[str, Any], spec: list[Op],
-                   input_shape: tuple, size: str) -> None:
+def _model_error(model: Any, input_shape: tuple, size: str, name: str) -> str:
+    """Why ``model`` cannot be judged against the spec ("" when it can)."""
     import keras
-    import tensorflow as tf
 
-    with kit_disabled(KIT_BUILDERS):
-        model = run_answer(name, build, **kwargs)
     if not isinstance(model, keras.Sequential):
-        raise CheckFailed(f"{name}: returned {type(model).__name__}; expected a keras.Sequential model.")
+        return f"{name}: returned {type(model).__name__}; expected a keras.Sequential model."
     if not model.built:
         try:
             model.build((None, *input_shape))
         except Exception as exc:
-            raise CheckFailed(f"{name} ({size}): the model cannot take inputs of shape {input_shape} ({exc}). "
-                              "Hint: start the Sequential with keras.Input(shape=...).") from None
+            return (f"{name} ({size}): the model cannot take inputs of shape {input_shape} ({exc}). "
+                    "Hint: start the Sequential with keras.Input(shape=...).")
     got_in = tuple(model.inputs[0].shape[1:])
     if got_in != tuple(input_shape):
-        raise CheckFailed(f"{name} ({size}): takes inputs of shape {got_in}; expected {tuple(input_shape)}.")
-    _compare_ops(name, read_network(model), spec, size)
+        return f"{name} ({size}): takes inputs of shape {got_in}; expected {tuple(input_shape)}."
+    return ""
+
+
+def _probe(input_shape: tuple) -> np.ndarray:
+    x = np.random.default_rng(0).standard_normal((3, *input_shape)).astype(np.float32)
+    return np.tanh(x) if len(input_shape) == 3 else x
+
+
+def collect_network(name: str, build: Callable[..., Any], kwargs: dict[str, Any], input_shape: tuple,
+                    size: str) -> dict[str, np.ndarray]:
+    """What a judge needs of the student's network at one size: its layers (as ``Op`` rows, JSON), its weights
+    and its outputs on fixed inputs; or ``error``, the reason it cannot be judged."""
+    import json
+
+    with kit_disabled(KIT_BUILDERS):
+        model = run_answer(name, build, **kwargs)
+    error = _model_error(model, input_shape, size, name)
+    if error:
+        return {"error": np.array(error)}
+    ops = [[op.kind, list(op.settings), list(op.shape), op.params, op.layer] for op in read_network(model)]
+    out = {"ops": np.array(json.dumps(ops, default=list)),
+           "outputs": np.asarray(model(_probe(input_shape), training=False), np.float64)}
+    out.update({f"weights/{i}": np.asarray(w) for i, w in enumerate(model.get_weights())})
+    return out
+
+
+def _ops(text: str) -> list[Op]:
+    import json
+
+    def frozen(v: Any) -> Any:
+        return tuple(frozen(x) for x in v) if isinstance(v, list) else v
+
+    return [Op(kind, frozen(settings), tuple(shape), params, layer)
+            for kind, settings, shape, params, layer in json.loads(text)]
+
+
+def judge_network(name: str, outputs: dict[str, np.ndarray], spec: list[Op], input_shape: tuple, size: str) -> None:
+    """The collected network against the spec, layer by layer, then its outputs against the spec's network
+    with the same weights."""
+    if "error" in outputs:
+        raise CheckFailed(str(outputs["error"]))
+    _compare_ops(name, _ops(str(outputs["ops"])), spec, size)
     reference = _reference(spec, input_shape)
-    reference.set_weights(model.get_weights())
-    x = tf.constant(np.random.default_rng(0).standard_normal((3, *input_shape)), tf.float32)
-    if len(input_shape) == 3:
-        x = tf.tanh(x)
-    compare(f"{name} ({size}) outputs", model(x, training=False), reference(x, training=False),
+    count = sum(1 for key in outputs if key.startswith("weights/"))
+    reference.set_weights([outputs[f"weights/{i}"] for i in range(count)])
+    compare(f"{name} ({size}) outputs", outputs["outputs"], reference(_probe(input_shape), training=False),
             "the layers match the specification but compute something else: check each layer's settings "
             "(BatchNormalization's defaults, the activation's slope).", rtol=1e-4, atol=1e-4)
+
+
+def _check_network(name: str, build: Callable[..., Any], kwargs: dict[str, Any], spec: list[Op],
+                   input_shape: tuple, size: str) -> None:
+    judge_network(name, collect_network(name, build, kwargs, input_shape, size), spec, input_shape, size)
+
+
+def generator_sizes(small: tuple[int, int]) -> list[tuple[dict[str, Any], list[Op], tuple, str]]:
+    """``(kwargs, spec, input shape, label)`` of each size check_generator builds."""
+    latent, width = small
+    return [({}, generator_spec(), (100,), "latent_dim=100, width=64"),
+            ({"latent_dim": latent, "width": width}, generator_spec(latent, width), (latent,),
+             f"latent_dim={latent}, width={width}")]
+
+
+def discriminator_sizes(small: tuple[int, float]) -> list[tuple[dict[str, Any], list[Op], tuple, str]]:
+    """``(kwargs, spec, input shape, label)`` of each size check_discriminator builds."""
+    width, dropout = small
+    return [({}, discriminator_spec(), IMAGE_SHAPE, "width=64, dropout=0.3"),
+            ({"width": width, "dropout": dropout}, discriminator_spec(width, dropout), IMAGE_SHAPE,
+             f"width={width}, dropout={dropout}")]
 
 
 def _keywords(function: Callable, names: tuple[str, ...]) -> None:
@@ -278,10 +328,8 @@ def check_generator(build_generator: Callable[..., Any], small: tuple[int, int] 
     """``build_generator(latent_dim=100, width=64)`` against story 1's generator, at story 1's size and at
     ``small = (latent_dim, width)`` (which catches numbers written in instead of computed)."""
     _keywords(build_generator, ("latent_dim", "width"))
-    _check_network("build_generator", build_generator, {}, generator_spec(), (100,), "latent_dim=100, width=64")
-    latent, width = small
-    _check_network("build_generator", build_generator, {"latent_dim": latent, "width": width},
-                   generator_spec(latent, width), (latent,), f"latent_dim={latent}, width={width}")
+    for kwargs, spec, shape, size in generator_sizes(small):
+        _check_network("build_generator", build_generator, kwargs, spec, shape, size)
     passed("the generator matches story 1's, layer by layer, and computes the same outputs")
 
 
@@ -289,9 +337,6 @@ def check_discriminator(build_discriminator: Callable[..., Any], small: tuple[in
     """``build_discriminator(width=64, dropout=0.3)`` against story 1's discriminator, at story 1's size and at
     ``small = (width, dropout)``."""
     _keywords(build_discriminator, ("width", "dropout"))
-    _check_network("build_discriminator", build_discriminator, {}, discriminator_spec(), IMAGE_SHAPE,
-                   "width=64, dropout=0.3")
-    width, dropout = small
-    _check_network("build_discriminator", build_discriminator, {"width": width, "dropout": dropout},
-                   discriminator_spec(width, dropout), IMAGE_SHAPE, f"width={width}, dropout={dropout}")
+    for kwargs, spec, shape, size in discriminator_sizes(small):
+        _check_network("build_discriminator", build_discriminator, kwargs, spec, shape, size)
     passed("the discriminator matches story 1's, layer by layer, and computes the same logits")

@@ -37,13 +37,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import runs
-from .config import Config, for_profile
-from .devices import apply_runtime, choose_runtime, describe
-from .gan import build_gan
-from .losses import bce_discriminator_loss, bce_generator_loss
-from .models import build_discriminator, build_generator
-from .steps import story1_train_step
+from .. import runs
+from ..config import Config, for_profile
+from ..devices import apply_runtime, choose_runtime, describe
+from ..gan import build_gan
+from ..losses import bce_discriminator_loss, bce_generator_loss
+from ..models import build_discriminator, build_generator
+from ..steps import story1_train_step
 
 # The two models of the issue: story 1's CIFAR-10 DCGAN and a 28x28 grayscale DCGAN.
 MODELS: dict[str, dict[str, Any]] = {
@@ -150,7 +150,7 @@ def story1_step(generator: keras.Model, discriminator: keras.Model, latent_dim: 
 def real_batches(config: Config, batch: int, count: int = 4) -> tuple[np.ndarray, str]:
     """``count * batch`` training images of the config's dataset scaled to [-1, 1] (float32), and where they
     came from; uniform noise of the same shape when the dataset is not on this machine (said so)."""
-    from . import data
+    from .. import data
 
     try:
         x, _, _ = data.load_arrays(config.dataset, "train", image_size=config.image_size, channels=config.channels,
@@ -406,7 +406,7 @@ def bench_sampling(name: str = "story1_dcgan_32", batch: int = 256, repeats: int
 def bench_features(dataset: str = "fashion_mnist", n: int = 2048, repeats: int = 3) -> dict[str, Any] | None:
     """Images/s of the metrics feature extractor (the kit's classifier), or None when it is unavailable."""
     try:
-        from . import metrics
+        from .. import metrics
     except ImportError:
         return None
     try:

@@ -32,13 +32,14 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, field, fields
 from pathlib import Path
 
 import nbformat
 
 from .handouts import HiddenTest, clear_outputs, hidden_tests, is_selected, solution_notebooks
 from .sandbox import Scratch, claimed_uid, make_scratch, privileges
+from .verdicts import hidden_calls, judge, recording_source, write_inputs
 
 STATUSES = ("pass", "fail", "error", "timeout", "missing")
 FAILURES = {"CheckFailed", "AssertionError", "NotImplementedError"}
@@ -102,8 +103,9 @@ def grading_notebook(submission: nbformat.NotebookNode, tests: list[HiddenTest])
     for test in tests:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
             f"### Hidden test: `{test.exercise}` ({test.points} point{'s' if test.points != 1 else ''})"))
+        source = recording_source(test.source) if hidden_calls(test.source) else test.source
         notebook.cells.append(nbformat.v4.new_code_cell(
-            test.source, metadata={GRADE_KEY: {"exercise": test.exercise, "points": test.points}}))
+            source, metadata={GRADE_KEY: {"exercise": test.exercise, "points": test.points}}))
         indexes.append(len(notebook.cells) - 1)
     nbformat.validate(notebook)
     return notebook, indexes
@@ -155,6 +157,15 @@ def hidden_test_rows(student: str, notebook: str, tests: list[HiddenTest], index
         rows.append(Row(student, notebook, test.exercise, test.points if status == "pass" else 0, test.points,
                         status, message))
     return rows
+
+
+def judged(row: Row, verdicts: list[tuple[str, str]]) -> Row:
+    """A hidden test's row once the grader has judged what its cell recorded: a cell that ran without an error
+    passes only when every recorded output matches the grader's expected values."""
+    failed = next((message for status, message in verdicts if status != "pass"), None)
+    if row.status != "pass" or failed is None:
+        return row
+    return Row(row.student, row.notebook, row.exercise, 0, row.max_points, "fail", _message(failed))
 
 
 def _summary_cell(rows: list[Row]) -> nbformat.NotebookNode:
@@ -222,9 +233,16 @@ class Batch:
     jobs: int
     drop_root: bool | None  # None: not root; else whether the job uid keeps the read capability
     lock: threading.Lock
+    packages: dict[str, Path] = field(default_factory=dict)  # notebook -> the student package of its release
+
+    def package_for(self, notebook: str) -> Path:
+        """The package a job of ``notebook`` imports: the student package of that notebook's release."""
+        return self.packages.get(notebook, self.package)
 
     def unreadable(self) -> list[Path]:
-        return [self.submissions, self.out, self.notebooks_dir, self.work]
+        """What a job may not read: the submissions, the grades, the solutions, the other jobs and the instructor's
+        full package (an editable install would otherwise import its references into the kernel)."""
+        return [self.submissions, self.out, self.notebooks_dir, self.work, self.package]
 
 
 def _threads(jobs: int) -> dict[str, str]:
@@ -239,7 +257,7 @@ def _execute(batch: Batch, scratch: Scratch, notebook: nbformat.NotebookNode, lo
     """Run the runner for one job; its answer, or ``{"error": ...}`` if it gave none."""
     job = {"notebook": notebook, "kernel": batch.kernel, "cwd": str(scratch.notebook.parent),
            "env": {**scratch.kernel_env(), **_threads(batch.jobs)}, "time_limit": batch.time_limit}
-    argv = [sys.executable, "-m", "gan_kit.assignments.runner"]
+    argv = [sys.executable, str(scratch.runner)]
     identity = scratch.identity
     with open(log, "wb") as log_file:
         proc = subprocess.Popen(identity.command(argv) if identity else argv, cwd=scratch.root,
@@ -296,17 +314,19 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
     started = time.monotonic()
     uid = claimed_uid(bool(batch.drop_root)) if batch.drop_root is not None else contextlib.nullcontext(None)
     with uid as identity:
-        scratch = make_scratch(batch.work, f"job-{number:04d}", batch.package, name, path.read_bytes(),
+        scratch = make_scratch(batch.work, f"job-{number:04d}", batch.package_for(name), name, path.read_bytes(),
                                batch.unreadable(), identity)
         try:
             result = _execute(batch, scratch, notebook, batch.work / "logs" / f"job-{number:04d}.log")
+            verdicts = {t.exercise: [judge(call, scratch.record) for call in hidden_calls(t.source)] for t in tests}
         finally:
             shutil.rmtree(scratch.root, ignore_errors=True)
     if result.get("error") == "timeout":
         rows = _rows(student, name, tests, "timeout",
                      f"the notebook did not stop within its time limit ({batch.time_limit:g} s) and was killed")
     else:
-        rows = hidden_test_rows(student, name, tests, indexes, result, batch.time_limit)
+        rows = [judged(row, verdicts[row.exercise])
+                for row in hidden_test_rows(student, name, tests, indexes, result, batch.time_limit)]
     try:
         body = feedback_html(nbformat.from_dict(result["notebook"]), rows, indexes) if "notebook" in result else \
             short_page(student, name, rows, rows[0].message)
@@ -318,6 +338,25 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
               f"({', '.join(f'{r.exercise} {r.status}' for r in rows)}) in {time.monotonic() - started:.0f} s",
               flush=True)
     return rows
+
+
+def release_packages(source: Path, notebooks_dir: Path, tests: dict[str, list], work: Path) -> dict[str, Path]:
+    """For each graded notebook, the student package of its own release (its answers and every later one stubbed,
+    no instructor part), with the public fixtures and the inputs, not the expected values, of its hidden tests."""
+    from .package import student_package
+    from .release import course_notebooks, write_check_fixtures
+
+    names = course_notebooks(notebooks_dir)
+    packages = {}
+    for notebook, notebook_tests in tests.items():
+        assignment = int(notebook[:2])
+        target = work / f"{assignment:02d}" / "gan_kit"
+        student_package(source, target, assignment, names)
+        write_check_fixtures(target, assignment)
+        calls = [c for t in notebook_tests for c in hidden_calls(t.source, f"{notebook}: {t.exercise}")]
+        write_inputs(calls, target / "checks" / "fixtures")
+        packages[notebook] = target
+    return packages
 
 
 def write_csvs(rows: list[Row], out: Path) -> tuple[Path, Path]:
@@ -363,8 +402,9 @@ def grade(submissions: str | Path, out: str | Path = "outputs/grades", notebooks
     work = Path(tempfile.mkdtemp(prefix="gan-kit-grade-"))
     try:
         (work / "logs").mkdir(mode=0o700)
+        packages = release_packages(package, notebooks_dir, tests, work / "packages")
         batch = Batch(submissions, out, notebooks_dir, package, work, float(timeout), kernel, jobs, privileges(work),
-                      threading.Lock())
+                      threading.Lock(), packages)
         todo = [(student, name) for student in students for name in tests]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             done = pool.map(lambda job: _grade_safely(batch, job[0] + 1, *job[1], tests[job[1][1]]),

@@ -1,6 +1,6 @@
 """The audit hook that keeps a graded notebook's Python code inside its scratch folder (sandbox layer 1).
 
-``gan_kit.assignments.sandbox`` copies this file, followed by a call of :func:`install`, into a
+``gan_kit.instructor.sandbox`` copies this file, followed by a call of :func:`install`, into a
 ``sitecustomize.py`` on the kernel's ``PYTHONPATH``, so the hook is in place before the kernel runs a line of
 the student's code; an audit hook cannot be removed once added. The file is self-contained (standard library
 only) for that reason. Refused, with ``PermissionError``:

@@ -11,7 +11,7 @@ Marking a solution notebook (``notebooks/NN_*.ipynb``):
 - a markdown cell tagged ``answer`` holds the instructor's model answer: the handout has an empty
   answer cell (markdown, tagged ``answer``) in its place, for the student's own;
 - a code cell tagged ``hidden-test``, with ``{"grade": {"exercise": NAME, "points": N}}`` in its
-  metadata, is an autograder test (``gan_kit.assignments.grading``): the handout drops it.
+  metadata, is an autograder test (``gan_kit.instructor.grading``): the handout drops it.
 
 Every other cell is copied unchanged, except that every output is cleared and every execution
 count reset (a committed output, such as a check's "passed" line, would show the solution's result).

@@ -19,10 +19,10 @@ from typing import Any
 
 import keras
 
-from . import runs
-from .config import Config, for_profile
-from .fileio import write_json
-from .recipes import QUICK_RECIPES, RECIPES
+from .. import runs
+from ..config import Config, for_profile
+from ..fileio import write_json
+from ..recipes import QUICK_RECIPES, RECIPES
 
 BUDGETS: tuple[int, ...] = (120, 300, 600)
 DATASETS: tuple[str, ...] = ("fashion_mnist", "cifar10")
@@ -104,8 +104,8 @@ def run_quality(recipes: Sequence[str] | None = None, datasets: Sequence[str] = 
         verbose: print a line per result.
         profile: the profile every run uses (``quick``: the CPU budget the kit's recipes are tuned for).
     """
-    from .metrics import evaluate
-    from .training import train
+    from ..metrics import evaluate
+    from ..training import train
 
     names = [REFERENCE, *(recipes if recipes is not None else [r for r in RECIPES if r != "assignment"])]
     names = list(dict.fromkeys(names))

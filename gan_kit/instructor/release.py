@@ -1,12 +1,21 @@
-"""The student release: ``outputs/release/`` and ``outputs/release.zip``, everything a student needs and nothing more.
+"""The student release of one assignment: ``outputs/release-NN/`` and ``outputs/release-NN.zip``.
 
-It holds the student version of every notebook (``notebooks/``: :func:`~.handouts.make_handout`), the package
-(``gan_kit/``, without ``__pycache__``), ``requirements.txt``, ``pyproject.toml``, ``data/README.md``, a student
-``README.md`` (set-up, checking, what is graded) and a student ``Makefile`` (``venv``, ``lab``). No solution
-notebook, hidden test, model answer or instructor-only cell, and no ``tests/``, ``.ci/``, ``outputs/``.
+The course order is the notebook order (``notebooks/NN_*.ipynb``). The release of assignment NN holds:
 
-Before it replaces the previous release, :func:`build_release` scans every file it wrote (zip included) for the
-secrets of the solution notebooks (:mod:`.leaks`) and refuses to finish if one is there.
+- the handouts of the notebooks up to NN (``notebooks/``: :func:`~.handouts.make_handout`);
+- the student package (``gan_kit/`` without ``gan_kit/instructor/``), where every answer block of notebook NN or
+  later is a stub that names its notebook and exercise (:mod:`.package`); blocks of earlier notebooks keep
+  their code, those assignments being past;
+- the checks' public fixture files, when the instructor part can compute them;
+- ``requirements.txt``, ``pyproject.toml``, ``data/README.md``, a student ``README.md`` and ``Makefile``.
+
+Before it replaces the previous release, :func:`build_release` refuses to finish when an included notebook calls
+a kit function that the release stubs (the exercise then has to change), or when any file it wrote, the package
+and the zip included, holds a secret of notebook NN or later, or a hidden test or model answer of any notebook
+(:mod:`.leaks`).
+
+Without an assignment, the release is the whole course at once: every handout and the package with every
+answer the kit holds (printed as a warning), as before per-assignment releases existed.
 """
 
 from __future__ import annotations
@@ -19,7 +28,8 @@ from pathlib import Path
 import nbformat
 
 from .handouts import build_handouts, hidden_tests, solution_notebooks
-from .leaks import course_secrets, files_under, package_source, scan
+from .leaks import MIN_LENGTH, Secret, course_secrets, files_under, normalize, package_source, public_text, scan
+from .package import Block, package_blocks, student_package, unmarked_source, uses
 
 MARKER = ".gan-kit-release"  # marks a folder build_release may replace
 ZIP_ROOT = "gan-kit"  # the folder the zip unpacks to
@@ -87,18 +97,30 @@ instructor.
 """
 
 
-def graded_table(notebooks_dir: str | Path = "notebooks") -> str:
+class ReleaseError(ValueError):
+    """The release cannot be built as asked (a conflict, a leak, an unknown assignment)."""
+
+
+def number(path: Path) -> int:
+    """A course notebook's number: ``02_dcgan_cifar10.ipynb`` -> 2."""
+    return int(path.name[:2])
+
+
+def course_notebooks(notebooks_dir: str | Path) -> dict[int, str]:
+    """``{number: notebook name without .ipynb}`` in course order."""
+    return {number(p): p.stem for p in solution_notebooks(notebooks_dir)}
+
+
+def graded_table(notebooks_dir: str | Path = "notebooks", upto: int | None = None) -> str:
     """A markdown table of the graded exercises and their points, from the hidden tests' metadata (never their
-    code)."""
+    code); ``upto``: the notebooks up to that number only."""
     rows = ["| notebook | exercise | points |", "| --- | --- | --- |"]
     for path in solution_notebooks(notebooks_dir):
+        if upto is not None and number(path) > upto:
+            continue
         for test in hidden_tests(nbformat.read(path, as_version=4), path.name):
             rows.append(f"| `{path.name}` | `{test.exercise}` | {test.points} |")
     return "\n".join(rows) if len(rows) > 2 else "No exercise is autograded."
-
-
-def _copy_package(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints"))
 
 
 def write_zip(folder: Path, archive: Path, root: str = ZIP_ROOT) -> Path:
@@ -124,31 +146,109 @@ def _replace(built: Path, target: Path) -> None:
     built.rename(target)
 
 
-def build_release(repo: str | Path = ".", out_dir: str | Path = "outputs/release",
-                  zip_path: str | Path | None = None) -> tuple[Path, Path]:
-    """Build the student release of the kit in ``repo`` into ``out_dir`` and ``zip_path`` (default: ``out_dir``
-    with ``.zip``); returns both. ``ValueError`` (nothing replaced) if a secret of a solution notebook leaked."""
-    repo, out_dir = Path(repo), Path(out_dir)
-    zip_path = Path(zip_path) if zip_path else out_dir.with_suffix(".zip")
+def conflicts(handouts: list[Path], stubbed: list[Block]) -> list[str]:
+    """Each place where an included notebook calls a kit function that this release stubs."""
+    found = []
+    for path in handouts:
+        cells = nbformat.read(path, as_version=4).cells
+        for index, cell in enumerate(cells):
+            for block in stubbed:
+                if cell.cell_type == "code" and uses(cell.source, block.function):
+                    found.append(f"{path.name} cell {index} calls {block.file}:{block.function}, which is exercise "
+                                 f"'{block.exercise}' of notebook {block.notebook:02d}")
+    return sorted(set(found))
+
+
+def release_secrets(notebooks: list[Path], package: Path, assignment: int | None) -> list[Secret]:
+    """What release ``assignment`` may not hold: every secret of notebook ``assignment`` or later, the hidden tests
+    and model answers of every notebook, and the lines of the package's answer blocks of those notebooks. A line
+    that a notebook shows students on purpose, or that the package holds outside its answer blocks, is no
+    secret."""
+    first = assignment if assignment is not None else 0
+    shown = normalize("\n".join(public_text(nbformat.read(path, as_version=4)) for path in notebooks))
+    found = [s for s in course_secrets(notebooks)
+             if (s.kind != "solution" or int(s.notebook[:2]) >= first) and s.text not in shown]
+    if assignment is None:
+        return found
+    public = normalize(unmarked_source(package)) + "\n" + shown
+    for block in package_blocks(package):
+        if block.notebook >= assignment:
+            found += [Secret(f"gan_kit/{block.file}", "package answer", text) for text in map(normalize, block.text)
+                      if len(text) >= MIN_LENGTH and text not in public]
+    return found
+
+
+CHECK_NOTEBOOKS = {"toy_step": 1, "fid": 1, "gan_losses": 2, "train_step": 2, "gradient_penalty": 3,
+                   "reparameterize": 5, "kl": 5, "conditional_input": 8}  # each check's first notebook
+
+
+def write_check_fixtures(package: Path, upto: int | None) -> list[Path]:
+    """The stored expected values of the checks' public inputs (``checks.fixtures.PUBLIC_SEEDS``) for the notebooks
+    up to ``upto``, in ``package/checks/fixtures``: the checks of a release read them, the references stay here."""
+    from ..checks.fixtures import PUBLIC_SEEDS
+    from .references import write_fixtures
+
+    missing = sorted(set(PUBLIC_SEEDS) - set(CHECK_NOTEBOOKS))
+    if missing:
+        raise ReleaseError(f"add the first notebook of check(s) {missing} to CHECK_NOTEBOOKS in {__name__}.")
+    seeds = {name: s for name, s in PUBLIC_SEEDS.items() if upto is None or CHECK_NOTEBOOKS[name] <= upto}
+    return write_fixtures(package / "checks" / "fixtures", seeds)
+
+
+def _refuse_leaks(staging: Path, secrets: list[Secret], exempt: str) -> None:
+    leaks = scan(files_under(staging), secrets, exempt=exempt)
+    if leaks:
+        shown = "\n".join(f"  {leak.file}: {leak.secret.kind} of {leak.secret.notebook}: {leak.secret.text[:80]}"
+                          for leak in leaks[:20])
+        raise ReleaseError(f"the release would leak {len(leaks)} secret(s):\n{shown}")
+
+
+def _stage(repo: Path, tree: Path, assignment: int | None) -> list[Block]:
+    """Write the release's files into ``tree``; returns the package blocks it stubbed."""
     notebooks = repo / "notebooks"
+    names = course_notebooks(notebooks)
+    if assignment is not None and assignment not in names:
+        raise ReleaseError(f"no notebook {assignment:02d} in {notebooks}; the course's notebooks are "
+                           f"{', '.join(f'{n:02d}' for n in names)}.")
+    only = None if assignment is None else [f"{n:02d}" for n in names if n <= assignment]
+    handouts = build_handouts(notebooks, tree / "notebooks", every=True, quiet=True, only=only)
+    stubbed = student_package(repo / "gan_kit", tree / "gan_kit", assignment, names)
+    clashes = conflicts(handouts, stubbed)
+    if clashes:
+        raise ReleaseError("an earlier notebook needs a kit function this release stubs; change that exercise or "
+                           "that notebook:\n  " + "\n  ".join(clashes))
+    write_check_fixtures(tree / "gan_kit", assignment)
+    for name in COPIED:
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, tree / name)
+    (tree / "README.md").write_text(STUDENT_README.format(graded=graded_table(notebooks, assignment)),
+                                    encoding="utf-8")
+    (tree / "Makefile").write_text(STUDENT_MAKEFILE, encoding="utf-8")
+    return stubbed
+
+
+def default_out(assignment: int | None) -> Path:
+    """``outputs/release-NN`` for one assignment, ``outputs/release`` for the whole course."""
+    return Path("outputs") / ("release" if assignment is None else f"release-{assignment:02d}")
+
+
+def build_release(repo: str | Path = ".", out_dir: str | Path | None = None, zip_path: str | Path | None = None,
+                  assignment: int | None = None) -> tuple[Path, Path]:
+    """Build the student release of ``assignment`` (None: the whole course at once, the package's answers
+    included) into ``out_dir`` and ``zip_path`` (default: ``out_dir`` with ``.zip``); returns both.
+    ``ReleaseError`` (nothing replaced) on a conflict or a leak."""
+    repo = Path(repo)
+    out_dir = Path(out_dir) if out_dir else repo / default_out(assignment)
+    zip_path = Path(zip_path) if zip_path else out_dir.with_suffix(".zip")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     tree, archive = staging / out_dir.name, staging / zip_path.name
     try:
-        build_handouts(notebooks, tree / "notebooks", every=True, quiet=True)
-        _copy_package(repo / "gan_kit", tree / "gan_kit")
-        for name in COPIED:
-            (tree / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(repo / name, tree / name)
-        (tree / "README.md").write_text(STUDENT_README.format(graded=graded_table(notebooks)), encoding="utf-8")
-        (tree / "Makefile").write_text(STUDENT_MAKEFILE, encoding="utf-8")
+        _stage(repo, tree, assignment)
         write_zip(tree, archive)
-        leaks = scan(files_under(staging), course_secrets(solution_notebooks(notebooks)),
-                     exempt=package_source(repo / "gan_kit"))
-        if leaks:
-            shown = "\n".join(f"  {leak.file}: {leak.secret.kind} of {leak.secret.notebook}: {leak.secret.text[:80]}"
-                              for leak in leaks[:20])
-            raise ValueError(f"the release would leak {len(leaks)} secret(s) of the solution notebooks:\n{shown}")
+        exempt = package_source(repo / "gan_kit") if assignment is None else ""
+        _refuse_leaks(staging, release_secrets(solution_notebooks(repo / "notebooks"), repo / "gan_kit",
+                                               assignment), exempt)
         (tree / MARKER).write_text("built by python -m gan_kit release; the next build replaces this folder\n")
         _replace(tree, out_dir)
         archive.replace(zip_path)
@@ -157,4 +257,11 @@ def build_release(repo: str | Path = ".", out_dir: str | Path = "outputs/release
     return out_dir, zip_path
 
 
-__all__ = ["STUDENT_MAKEFILE", "STUDENT_README", "build_release", "graded_table", "write_zip"]
+def given_away(repo: str | Path = ".") -> list[str]:
+    """The exercises whose answers a whole-course release ships in its package."""
+    return sorted({f"{b.notebook:02d} {b.exercise} ({b.file}:{b.function})" for b in package_blocks(Path(repo) /
+                                                                                                  "gan_kit")})
+
+
+__all__ = ["STUDENT_MAKEFILE", "STUDENT_README", "ReleaseError", "build_release", "conflicts", "course_notebooks",
+           "default_out", "given_away", "write_check_fixtures", "graded_table", "release_secrets", "write_zip"]

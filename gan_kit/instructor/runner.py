@@ -1,4 +1,5 @@
-"""Runs one graded notebook: ``python -m gan_kit.assignments.runner`` inside a job's scratch folder.
+"""Runs one graded notebook: ``python <job>/.runner/runner.py`` (a copy of this file, made by :mod:`.sandbox`) in a
+job's scratch folder. It imports nothing of the kit, so it runs beside a student release's package too.
 
 The grader (:mod:`.grading`) starts it in its own process, as the job's uid when the grader is root, and writes
 the job on its standard input as JSON: the notebook to run (the student's cells, then the hidden tests), the

@@ -8,6 +8,9 @@ Each (student, notebook) job gets its own scratch folder::
       outputs/          what the notebook writes (run folders, figures)
       home/  tmp/       HOME (IPython, Jupyter, Keras, Matplotlib and the metrics cache live under it), TMPDIR
       .sandbox/         sitecustomize.py: the audit hook (layer 1), on the kernel's PYTHONPATH
+      record/           what the hidden tests record for the grader to judge (:mod:`.verdicts`)
+      .runner/          runner.py: a copy of :mod:`.runner`, so a job runs whatever package it was given (a student
+                        release has no ``gan_kit.instructor``)
 
 Layer 1, in every case: the audit hook of :mod:`.guard` refuses, with ``PermissionError``, Python-level
 writes, deletes, renames, chmods and links outside the job folder, reads of the solutions, the submissions, the
@@ -39,7 +42,8 @@ from pathlib import Path
 UID_BASE, UID_SLOTS = 60000, 5000
 _LOCKS = Path(tempfile.gettempdir()) / "gan-kit-grade-uids"
 _READ_CAP = "dac_read_search"
-_JOB_DIRS = ("notebooks", "outputs", "home", "tmp", ".sandbox")
+RUNNER = "runner.py"  # the runner's copy in the job's .runner folder
+_JOB_DIRS = ("notebooks", "outputs", "home", "tmp", ".sandbox", ".runner", "record")
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,16 @@ class Scratch:
     unreadable: list[Path] = field(default_factory=list)
 
     @property
+    def record(self) -> Path:
+        """Where the hidden tests' recorders write the student's outputs (``gan_kit.checks.recording``)."""
+        return self.root / "record"
+
+    @property
+    def runner(self) -> Path:
+        """The job's copy of the notebook runner (:mod:`.runner`)."""
+        return self.root / ".runner" / RUNNER
+
+    @property
     def home(self) -> Path:
         return self.root / "home"
 
@@ -95,7 +109,7 @@ class Scratch:
             "JUPYTER_RUNTIME_DIR": str(home / ".jupyter-runtime"), "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
             "IPYTHONDIR": str(home / ".ipython"), "XDG_CACHE_HOME": str(home / ".cache"),
             "GAN_KIT_PROFILE": "smoke", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONPATH": str(self.root), "GAN_KIT_GRADING": "1",
+            "PYTHONPATH": str(self.root), "GAN_KIT_GRADING": "1", "GAN_KIT_RECORD_DIR": str(self.record),
         })
         if kernel_pythonpath:
             env["PYTHONPATH"] = f"{self.root / '.sandbox'}{os.pathsep}{self.root}"
@@ -113,6 +127,7 @@ def make_scratch(parent: Path, name: str, package: Path, notebook_name: str, not
     shutil.copytree(package, root / "gan_kit", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     target = root / "notebooks" / notebook_name
     target.write_bytes(notebook)
+    shutil.copy2(Path(__file__).with_name("runner.py"), root / ".runner" / RUNNER)
     hook = (Path(__file__).with_name("guard.py")).read_text(encoding="utf-8")
     config = {"writable": [str(root)], "unreadable": [str(p) for p in unreadable], "readable": [str(root)]}
     (root / ".sandbox" / "sitecustomize.py").write_text(

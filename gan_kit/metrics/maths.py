@@ -105,10 +105,12 @@ def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 
             f"Fréchet distance needs means of shape (d,) and covariances of shape (d, d) for the same d. "
             f"Received mu1 {mu1.shape}, sigma1 {sigma1.shape}, mu2 {mu2.shape}, sigma2 {sigma2.shape}."
         )
+    # BEGIN SOLUTION 01 fid
     diff = mu1 - mu2
     covmean = _sqrtm_product(sigma1, sigma2, eps)
     value = float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean))
     return max(value, 0.0)
+    # END SOLUTION
 
 
 def fid_from_features(real_features: Any, fake_features: Any, eps: float = 1e-6) -> float:

@@ -1,0 +1,57 @@
+"""Each notebook runs from its own release alone: release NN (its answers and every later one stubbed in the
+package, no instructor part) with the solution's answers pasted into the handout's stubs, under the smoke profile,
+in a kernel that imports the release's package and nothing of the project. Release NN is the strictest release
+notebook NN is part of: a later release stubs fewer of the package's blocks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gan_kit.instructor import release
+from gan_kit.instructor.handouts import EXERCISE, tags
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = release.course_notebooks(REPO / "notebooks")
+# The project's venv installs it in editable mode, whose import hook would find gan_kit.instructor in the project
+# even when gan_kit comes from the release; a student's Python has no such hook. This sitecustomize drops it.
+NO_PROJECT = ("import sys\nsys.meta_path[:] = [f for f in sys.meta_path if not "
+              "getattr(f, '__module__', '').startswith('__editable__')]\n")
+
+
+def with_answers(handout: nbformat.NotebookNode, solution: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The handout with the solution's code pasted into each exercise cell (cells matched by id)."""
+    by_id = {cell.get("id"): cell for cell in solution.cells}
+    for cell in handout.cells:
+        if EXERCISE in tags(cell):
+            cell.source = by_id[cell.get("id")].source
+    return handout
+
+
+@pytest.mark.parametrize("number", sorted(NOTEBOOKS), ids=[NOTEBOOKS[n] for n in sorted(NOTEBOOKS)])
+def test_the_notebook_runs_from_its_own_release(number, tmp_path):
+    from nbclient import NotebookClient
+
+    folder, _ = release.build_release(REPO, tmp_path / f"release-{number:02d}", assignment=number)
+    name = f"{NOTEBOOKS[number]}.ipynb"
+    notebook = with_answers(nbformat.read(folder / "notebooks" / name, as_version=4),
+                            nbformat.read(REPO / "notebooks" / name, as_version=4))
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(NO_PROJECT)
+    cache = Path(os.environ.get("GAN_KIT_CACHE_DIR", REPO / "outputs" / "cache"))
+    env = {**os.environ, "PYTHONPATH": f"{folder}{os.pathsep}{tmp_path / 'site'}", "GAN_KIT_PROFILE": "smoke",
+           "MPLBACKEND": "Agg", "GAN_KIT_CACHE_DIR": str(cache)}
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder / "notebooks")}})
+    probe = nbformat.v4.new_code_cell("import gan_kit, importlib.util\nprint(gan_kit.__file__)\n"
+                                      "print(importlib.util.find_spec('gan_kit.instructor'))")
+    notebook.cells.append(probe)
+    with client.setup_kernel(env=env):
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type == "code":
+                client.execute_cell(cell, index)  # raises CellExecutionError, naming the cell, on an error
+    printed = "".join(o.get("text", "") for o in probe.outputs).split()
+    assert printed == [str(folder / "gan_kit" / "__init__.py"), "None"], printed
