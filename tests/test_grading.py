@@ -80,6 +80,11 @@ def ordinary(tmp_path_factory):
     wrong = _fewer_toy_steps(_handout())
     _cell_defining(wrong, "fid_by_hand").source = "def fid_by_hand(real, fake):\n    return np.zeros(3)\n"
     _write(subs, "wrong_shape", wrong)
+    quick = _handout()  # a student who asked for the quick profile and a long toy run: the grader's parameters win
+    params = next(c for c in quick.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = params.source.replace("toy_steps = None", "toy_steps = 100_000") + '\nprofile = "quick"\n'
+    _cell_defining(quick, "fid_by_hand").source = _cell_defining(_solution(), "fid_by_hand").source
+    _write(subs, "quick", quick)
     _write(subs, "corrupt", '{"cells": [ this is not JSON')
     (subs / "missing").mkdir()
     (subs / "missing" / "notes.txt").write_text("I forgot to hand in notebook 01.")
@@ -125,12 +130,12 @@ def test_the_csv_files(ordinary):
     grades = _csv(out / "grades.csv")
     assert list(grades[0]) == COLUMNS == ["student", "notebook", "exercise", "points", "max_points", "status",
                                           "message"]
-    assert len(grades) == len(rows) == 5 * 2 and {r["notebook"] for r in grades} == {NAME}
+    assert len(grades) == len(rows) == 6 * 2 and {r["notebook"] for r in grades} == {NAME}
     assert {r["status"] for r in grades} <= {"pass", "fail", "error", "timeout", "missing"}
     summary = {r["student"]: r for r in _csv(out / "summary.csv")}
     assert list(next(iter(summary.values()))) == SUMMARY_COLUMNS
     assert {s: (r["total"], r["max_points"]) for s, r in summary.items()} == {
-        "corrupt": ("0", "3"), "half": ("1", "3"), "missing": ("0", "3"), "untouched": ("0", "3"),
+        "corrupt": ("0", "3"), "half": ("1", "3"), "missing": ("0", "3"), "quick": ("1", "3"), "untouched": ("0", "3"),
         "wrong_shape": ("0", "3")}
 
 
@@ -208,7 +213,9 @@ def test_a_kernel_that_dies_is_an_error(hostile):
     out, *_ = hostile
     rows = _by_student(out)["crasher"]
     assert {r["status"] for r in rows.values()} == {"error"}
-    assert all("the kernel died in cell 0" in r["message"] for r in rows.values())
+    # cell 0 of the graded notebook is the grader's injected parameters (the feedback page shows it): the student's
+    # os._exit is cell 1
+    assert all("the kernel died in cell 1" in r["message"] for r in rows.values())
 
 
 def test_files_outside_the_scratch_folder_survive(hostile):
@@ -235,3 +242,45 @@ def test_statuses_from_the_runner_answer():
     assert rows[1].message == "CheckFailed: expected 1\ngot 2"
     assert rows[2].message == "ZeroDivisionError: division by zero"
     assert "reached in cell 3 before this test ran" in rows[4].message
+
+
+def test_a_relative_path_with_no_directory_descriptor_is_under_the_cwd(tmp_path, monkeypatch):
+    """os.mkdir("outputs/runs") reaches the audit hook with dir_fd=-1 ("none"): the path is the cwd's, not
+    /proc/self/fd/-1's (every training run of a graded notebook failed on that)."""
+    from gan_kit.instructor.guard import _resolve
+
+    monkeypatch.chdir(tmp_path)
+    want = str((tmp_path / "outputs" / "runs").resolve())
+    assert _resolve("outputs/runs", -1) == _resolve("outputs/runs", None) == _resolve("outputs/runs", -100) == want
+    with open(tmp_path / "marker", "w"):
+        pass
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        assert _resolve("marker", fd) == str((tmp_path / "marker").resolve())
+    finally:
+        os.close(fd)
+
+
+def test_the_grader_sets_the_runs_size_whatever_the_parameters_cell_says(ordinary):
+    """The "quick" student's 100,000 toy steps under the quick profile would run for hours; the grader injects the
+    course's parameters under smoke after the parameters cell, as papermill does, so it is graded like the rest."""
+    out, _ = ordinary
+    rows = _by_student(out)
+    assert rows["quick"]["fid"]["status"] == "pass" and rows["quick"]["toy_step"]["status"] == "fail"
+    page = (out / "feedback" / "quick" / "01_gan_theory.html").read_text()
+    assert "Parameters injected by the grader" in page
+
+
+def test_injected_parameters_follow_the_parameters_cell():
+    from gan_kit.instructor.grading import INJECTED, grading_parameters, inject_parameters
+
+    nb = _code_notebook("a = 1", "profile = 'quick'", "b = 2")
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    source = grading_parameters(_solution())
+    assert source.rstrip().endswith('profile = "smoke"') and "toy_steps = None" in source
+    inject_parameters(nb, source)
+    inject_parameters(nb, source)  # a second injection replaces the first
+    assert [INJECTED in c.metadata.get("tags", []) for c in nb.cells] == [False, False, True, False]
+    bare = _code_notebook("x = 1")
+    inject_parameters(bare, source)
+    assert INJECTED in bare.cells[0].metadata["tags"]

@@ -25,6 +25,9 @@ KIT_BUILDERS = ("models:build_generator", "models:build_discriminator", "models:
                 "gan:build_gan", "training:build_model", "training:build_step_model")
 IMAGE_SHAPE = (32, 32, 3)
 LEAK = 0.2
+# A layer's bias setting in the specification: "bias", "no bias", or either (a bias right before BatchNorm is
+# redundant, not wrong: BatchNorm subtracts the batch mean and adds its own shift).
+BIAS, NO_BIAS, EITHER = "bias", "no bias", "bias or not"
 
 __all__ = ["Op", "check_discriminator", "check_generator", "collect_network", "discriminator_sizes",
            "discriminator_spec", "generator_sizes", "generator_spec", "judge_network", "read_network"]
@@ -74,13 +77,16 @@ def generator_spec(latent_dim: int = 100, width: int = 64) -> list[Op]:
 def discriminator_spec(width: int = 64, dropout: float = 0.3) -> list[Op]:
     """Story 1's discriminator: three stride-2 4x4 convs (w, 2w, 4w filters) each followed by LeakyReLU(0.2)
     and Dropout, with BatchNorm between conv and activation from the second conv on; Flatten; Dense to one
-    logit (no sigmoid: the loss applies it)."""
+    logit (no sigmoid: the loss applies it). The handout's table leaves the bias of the convs BatchNorm follows
+    to Keras' default (a bias) while its rule for the generator says such a layer needs none: either passes
+    (their parameter count is the spec's without the bias, plus one per filter with it)."""
     ops: list[Op] = []
     side, channels = 32, 3
     for stage, maps in enumerate((width, 2 * width, 4 * width)):
         side //= 2
-        ops.append(Op("conv", (maps, "4x4", "stride 2", "same", "bias"), (side, side, maps),
-                      16 * channels * maps + maps))
+        bias = EITHER if stage > 0 else BIAS
+        ops.append(Op("conv", (maps, "4x4", "stride 2", "same", bias), (side, side, maps),
+                      16 * channels * maps + (maps if bias == BIAS else 0)))
         if stage > 0:
             ops.append(Op("batchnorm", (), (side, side, maps), 2 * maps))
         ops += [Op("activation", (f"leaky_relu({LEAK})",), (side, side, maps)),
@@ -92,14 +98,38 @@ def discriminator_spec(width: int = 64, dropout: float = 0.3) -> list[Op]:
 
 
 # ----------------------------------------------------------------- reading a student's network
+_PROBE_POINTS = (-8.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0, 8.0)
+
+
 def _activation_name(fn: Any) -> str | None:
+    """What an activation computes, as the spec writes it: None for the identity, ``leaky_relu(<slope>)``,
+    ``relu``, ``tanh``, ``sigmoid``; found by evaluating it (so a string, a function, ``tf.nn.leaky_relu``, a
+    ``LeakyReLU``/``ReLU`` layer object given as ``activation=`` all read the same), else its name."""
     import keras
 
-    name = getattr(fn, "__name__", str(fn))
-    if name in ("linear", None) or fn is keras.activations.linear:
+    if fn is None or fn is keras.activations.linear:
         return None
-    if name == "leaky_relu":  # keras.activations.leaky_relu's default slope
-        return f"leaky_relu({LEAK})"
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    try:
+        x = np.asarray(_PROBE_POINTS, np.float32)
+        y = np.asarray(fn(keras.ops.convert_to_tensor(x)), np.float64).reshape(-1)
+    except Exception:
+        return name
+    if y.shape != x.shape or not np.isfinite(y).all():
+        return name
+    pos, neg = x > 0, x < 0
+    if np.allclose(y, x, atol=1e-6):
+        return None
+    if np.allclose(y[pos], x[pos], atol=1e-6) and abs(y[x == 0][0]) < 1e-6:
+        slope = float(y[x == -1.0][0]) / -1.0
+        if abs(slope) < 1e-7 and np.allclose(y[neg], 0.0, atol=1e-6):
+            return "relu"
+        if np.allclose(y[neg], slope * x[neg], rtol=1e-5, atol=1e-6):
+            return f"leaky_relu({float(f'{slope:.6g}'):g})"
+    if np.allclose(y, np.tanh(x), atol=1e-5):
+        return "tanh"
+    if np.allclose(y, 1.0 / (1.0 + np.exp(-x)), atol=1e-5):
+        return "sigmoid"
     return name
 
 
@@ -128,11 +158,10 @@ def read_network(model: Any) -> list[Op]:
             act = _activation_name(layer.activation)
         elif isinstance(layer, layers.BatchNormalization):
             ops.append(Op("batchnorm", (), shape, _params(layer), name))
-        elif isinstance(layer, layers.LeakyReLU):
-            slope = float(getattr(layer, "negative_slope", getattr(layer, "alpha", 0.3)))
-            ops.append(Op("activation", (f"leaky_relu({slope:g})",), shape, 0, name))
-        elif isinstance(layer, layers.ReLU):
-            ops.append(Op("activation", ("relu",), shape, 0, name))
+        elif isinstance(layer, layers.LeakyReLU | layers.ReLU):
+            fn = _activation_name(layer)
+            if fn is not None:
+                ops.append(Op("activation", (fn,), shape, 0, name))
         elif isinstance(layer, layers.Activation):
             fn = _activation_name(layer.activation)
             if fn is not None:
@@ -162,7 +191,7 @@ def _reference(spec: list[Op], input_shape: tuple) -> Any:
             kernel, stride = int(op.settings[1].split("x")[0]), int(op.settings[2].split()[1])
             cls = layers.Conv2DTranspose if op.kind == "conv_transpose" else layers.Conv2D
             return cls(op.settings[0], kernel, strides=stride, padding=op.settings[3],
-                       use_bias=op.settings[4] == "bias")
+                       use_bias=op.settings[4] != NO_BIAS)
         if op.kind == "activation":
             fn = op.settings[0]
             return layers.LeakyReLU(LEAK) if fn.startswith("leaky_relu") else layers.Activation(fn)
@@ -178,20 +207,75 @@ _HINTS = {
     "conv_transpose": "layers.Conv2DTranspose(filters, 4, strides=2, padding='same', use_bias=False)",
     "conv": "layers.Conv2D(filters, kernel, strides=..., padding='same'), with use_bias=False when BatchNorm follows",
     "batchnorm": "layers.BatchNormalization()",
-    "activation": f"layers.LeakyReLU({LEAK}) (Keras' default slope is 0.3) or layers.Activation('tanh')",
     "dropout": "layers.Dropout(rate)",
     "reshape": "layers.Reshape((4, 4, 8 * width))",
     "flatten": "layers.Flatten()",
 }
+_LAYER_NAMES = {"batchnorm": "BatchNorm", "dropout": "Dropout", "flatten": "Flatten", "reshape": "Reshape",
+                "dense": "Dense", "conv": "Conv2D", "conv_transpose": "Conv2DTranspose"}
+
+
+def _op_name(op: Op) -> str:
+    """How a student would call the operation: LeakyReLU, BatchNorm, Conv2D, ..."""
+    if op.kind == "activation":
+        fn = str(op.settings[0]) if op.settings else ""
+        return {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}.get(
+            fn, "LeakyReLU" if fn.startswith("leaky_relu") else f"activation {fn}")
+    return _LAYER_NAMES.get(op.kind, op.kind)
+
+
+def _hint(mine: Op, want: Op) -> str:
+    """What to write instead of ``mine`` where the spec has ``want`` (same position)."""
+    if want.kind == "activation":
+        fn = str(want.settings[0])
+        if fn.startswith("leaky_relu"):
+            if mine.kind == "activation" and mine.settings == ("relu",):
+                return (f"story 1 uses LeakyReLU({LEAK}) here, not ReLU (a ReLU passes no gradient for negative "
+                        f"inputs): layers.LeakyReLU({LEAK})")
+            return f"layers.LeakyReLU({LEAK}) (Keras' default slope is 0.3)"
+        if fn == "tanh":
+            return "layers.Activation('tanh') (or activation='tanh' on the last Conv2D): pixels in [-1, 1]"
+        return f"layers.Activation({fn!r})"
+    if (mine.kind == want.kind and want.kind in ("dense", "conv", "conv_transpose")
+            and mine.settings[:-1] == want.settings[:-1] and mine.settings[-1] != want.settings[-1]):
+        if want.settings[-1] == NO_BIAS:
+            return ("use_bias=False, as the handout's table says: BatchNorm follows and adds its own shift, so a "
+                    "bias here is redundant")
+        return "keep the bias (use_bias=True, Keras' default): no BatchNorm follows this layer to add a shift"
+    return _HINTS.get(want.kind, want.kind)
+
+
+def _resolve(got: list[Op], spec: list[Op]) -> list[Op]:
+    """The spec with each either-bias layer given the student's choice where their layer is otherwise the
+    spec's (its parameter count without the bias, plus one per output with it)."""
+    resolved = []
+    for i, want in enumerate(spec):
+        if want.settings and want.settings[-1] == EITHER and i < len(got):
+            mine = got[i]
+            if mine.kind == want.kind and mine.settings[:-1] == want.settings[:-1] and mine.settings[-1] in (
+                    BIAS, NO_BIAS):
+                with_bias = mine.settings[-1] == BIAS
+                want = Op(want.kind, (*want.settings[:-1], mine.settings[-1]), want.shape,
+                          want.params + (int(want.settings[0]) if with_bias else 0), want.layer)
+        resolved.append(want)
+    return resolved
 
 
 def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
     def same(a: Op, b: Op) -> bool:
         return (a.kind, a.settings) == (b.kind, b.settings)
 
+    spec = _resolve(got, spec)
     for i, (mine, want) in enumerate(zip(got, spec)):
         if not same(mine, want):
-            if i + 1 < len(spec) and same(mine, spec[i + 1]):
+            if (i + 1 < len(spec) and i + 1 < len(got) and same(mine, spec[i + 1]) and same(got[i + 1], want)):
+                if {mine.kind, want.kind} == {"activation", "batchnorm"}:
+                    why = (f" {_op_name(mine)} before {_op_name(want)}: put BatchNorm between the convolution and "
+                           "the activation (convolution, BatchNormalization, then the activation).")
+                else:
+                    why = (f" {_op_name(mine)} before {_op_name(want)}: swap the two (story 1's order is "
+                           f"{_op_name(want)}, then {_op_name(mine)}).")
+            elif i + 1 < len(spec) and same(mine, spec[i + 1]):
                 why = f" Story 1's network has {want.describe()} before it: it is missing."
             elif i + 1 < len(got) and same(got[i + 1], want):
                 why = f" Your {mine.kind} layer is one too many here: remove it."
@@ -199,7 +283,7 @@ def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
                     why += (" The first conv of story 1's discriminator has no BatchNorm: it would normalise the raw "
                             "image statistics D is meant to judge.")
             else:
-                why = f" Hint: {_HINTS.get(want.kind, want.kind)}."
+                why = f" Hint: {_hint(mine, want)}."
             raise CheckFailed(
                 f"{name} ({size}): operation {i + 1} (layer {mine.layer!r}) is {mine.describe()}; expected "
                 f"{want.describe()}.{why}")
@@ -282,8 +366,9 @@ def judge_network(name: str, outputs: dict[str, np.ndarray], spec: list[Op], inp
     with the same weights."""
     if "error" in outputs:
         raise CheckFailed(str(outputs["error"]))
-    _compare_ops(name, _ops(str(outputs["ops"])), spec, size)
-    reference = _reference(spec, input_shape)
+    got = _ops(str(outputs["ops"]))
+    _compare_ops(name, got, spec, size)
+    reference = _reference(_resolve(got, spec), input_shape)
     count = sum(1 for key in outputs if key.startswith("weights/"))
     reference.set_weights([outputs[f"weights/{i}"] for i in range(count)])
     compare(f"{name} ({size}) outputs", outputs["outputs"], reference(_probe(input_shape), training=False),

@@ -1,15 +1,22 @@
-"""Assignment mode: handouts, the student release and autograding, all built from the solution notebooks.
+"""The instructor's part of the kit: assignments (handouts, releases, grading), fixtures and benchmarks. A student
+release leaves this whole sub-package out, and nothing outside it imports it.
 
 - :mod:`.handouts`: ``python -m gan_kit handouts`` (``make handouts``) writes ``outputs/handouts/``, the
   student version of each solution notebook: solution code stubbed, model answers emptied, hidden tests
   removed, outputs cleared;
-- :mod:`.release`: ``python -m gan_kit release`` (``make release``) writes ``outputs/release/`` and
-  ``outputs/release.zip``: the handouts, the package, the requirements and a student README, checked for
-  leaks (:mod:`.leaks`) before it replaces the previous release;
+- :mod:`.package`: the kit's own answers to the exercises, marked in the package source, and the student package
+  of a release (those of the current and later assignments stubbed);
+- :mod:`.release`: ``python -m gan_kit release --assignment NN`` (``make release ASSIGNMENT=NN``) writes
+  ``outputs/release-NN/`` and its zip: the handouts up to NN, the student package, the checks' public fixtures,
+  the requirements and a student README, checked for conflicts and leaks (:mod:`.leaks`) before it replaces the
+  previous release;
+- :mod:`.references`: the checks' reference computations, which build the fixtures (expected values) the checks
+  judge by;
 - :mod:`.grading`: ``python -m gan_kit grade SUBMISSIONS --out OUT`` (``make grade``) runs every student's
-  notebooks headless, each in its own process and scratch copy (:mod:`.sandbox`, :mod:`.guard`,
-  :mod:`.runner`), appends the hidden tests, and writes grades.csv, summary.csv and a feedback page per
-  notebook.
+  notebooks headless against their release's package, each in its own process and scratch copy (:mod:`.sandbox`,
+  :mod:`.guard`, :mod:`.runner`), records the hidden tests' outputs and judges them in the grader's process
+  (:mod:`.verdicts`), and writes grades.csv, summary.csv and a feedback page per notebook;
+- :mod:`.bench`, :mod:`.quality`: ``python -m gan_kit bench [--quality]``.
 
 Why not nbgrader or otter-grader (checked on nbgrader 0.9.6 and otter-grader 7.0.0). The notebooks already
 carry their own markers (``# BEGIN SOLUTION hint:``, ``solution``/``answer``/``hidden-test`` tags with

@@ -92,13 +92,36 @@ def _rows(student: str, notebook: str, tests: list[HiddenTest], status: str, mes
     return [Row(student, notebook, t.exercise, 0, t.points, status, message) for t in tests]
 
 
-def grading_notebook(submission: nbformat.NotebookNode, tests: list[HiddenTest]) -> tuple[nbformat.NotebookNode,
-                                                                                          list[int]]:
-    """The student's notebook, outputs cleared, with a heading and a code cell per hidden test appended; returns
-    it and the indexes of the hidden-test cells."""
+INJECTED = "injected-parameters"  # papermill's tag for the cell it adds after the parameters cell
+
+
+def grading_parameters(solution: nbformat.NotebookNode) -> str:
+    """The source the grader injects after a submission's parameters cell: the solution's parameters (the
+    instructor's defaults, whatever the student changed) under the smoke profile."""
+    cell = next((c for c in solution.cells if "parameters" in c.metadata.get("tags", [])), None)
+    defaults = cell.source if cell is not None else ""
+    header = "# Parameters injected by the grader: the course's defaults, smoke profile"
+    return f'{header}\n{defaults}\nprofile = "smoke"\n'
+
+
+def inject_parameters(notebook: nbformat.NotebookNode, source: str) -> None:
+    """Insert ``source`` as a cell tagged ``injected-parameters`` right after the notebook's ``parameters`` cell
+    (at the top when it has none), as papermill does, replacing an earlier injected cell."""
+    notebook.cells = [c for c in notebook.cells if INJECTED not in c.metadata.get("tags", [])]
+    at = next((i + 1 for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])), 0)
+    notebook.cells.insert(at, nbformat.v4.new_code_cell(source, metadata={"tags": [INJECTED]}))
+
+
+def grading_notebook(submission: nbformat.NotebookNode, tests: list[HiddenTest],
+                     parameters: str | None = None) -> tuple[nbformat.NotebookNode, list[int]]:
+    """The student's notebook, outputs cleared, the grading ``parameters`` injected after its parameters cell,
+    with a heading and a code cell per hidden test appended; returns it and the indexes of the hidden-test
+    cells."""
     notebook = nbformat.from_dict(json.loads(json.dumps(submission)))
     for cell in notebook.cells:
         clear_outputs(cell)
+    if parameters is not None:
+        inject_parameters(notebook, parameters)
     indexes = []
     for test in tests:
         notebook.cells.append(nbformat.v4.new_markdown_cell(
@@ -306,7 +329,8 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
         page.write_text(short_page(student, name, rows, rows[0].message), encoding="utf-8")
         return rows
     try:
-        notebook, indexes = grading_notebook(read_submission(path), tests)
+        solution = nbformat.read(batch.notebooks_dir / name, as_version=4)
+        notebook, indexes = grading_notebook(read_submission(path), tests, grading_parameters(solution))
     except (OSError, ValueError) as exc:
         rows = _rows(student, name, tests, "error", f"{name}: {exc}")
         page.write_text(short_page(student, name, rows, rows[0].message), encoding="utf-8")

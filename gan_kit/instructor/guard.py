@@ -67,7 +67,9 @@ def _resolve(path, dir_fd=None, follow=True) -> str | None:
         return None
     path = os.fsdecode(os.fspath(path))
     if not os.path.isabs(path):
-        base = os.readlink(f"/proc/self/fd/{dir_fd}") if isinstance(dir_fd, int) else os.getcwd()
+        # CPython reports "no directory descriptor" as -1 (and AT_FDCWD is negative too): both mean the cwd.
+        has_fd = isinstance(dir_fd, int) and not isinstance(dir_fd, bool) and dir_fd >= 0
+        base = os.readlink(f"/proc/self/fd/{dir_fd}") if has_fd else os.getcwd()
         path = os.path.join(base, path)
     if follow:
         return os.path.realpath(path)

@@ -270,16 +270,58 @@ def _conditional_input(num_classes: int) -> list[Case]:
 
 # ----------------------------------------------------------------- training steps
 G_LEARNING_RATE, D_LEARNING_RATE = 0.02, 0.05  # different, so that swapped optimizers show
-STEP_VARIANTS = {  # (rule, training) -> what a student doing it did, for the message
-    ("alternating", True): "the alternating rule (G's loss through the already updated D)",
-    ("story1", True): "story 1's rule (both losses from one forward pass, before either update)",
-    ("one_loss", True): "one loss (g_loss + d_loss) for both networks: each network must follow the gradient of "
-                        "its own loss, from its own tape",
-    ("swapped", True): "swapped gradients: D followed G's loss and G followed D's loss",
-    ("story1", False): "story 1's rule with the networks called without training=True (BatchNorm used its "
-                       "moving statistics instead of the batch's)",
-    ("alternating", False): "the alternating rule with the networks called without training=True",
+# A step's knobs: its rule ("story1": both losses from one forward pass, "alternating": D's update, then G's loss
+# through the updated D); which loss each network follows ("own", "one_loss", "swapped"); training= of G's call and
+# of D's calls on the real and on the generated batch; D called once on the two batches joined; D's loss with its
+# arguments (labels) swapped, scaled, G's loss saturating; the two learning rates (optimizers) swapped.
+_RIGHT = {"rule": "story1", "targets": "own", "g_training": True, "d_real_training": True, "d_fake_training": True,
+          "joined": False, "d_swapped": False, "d_scale": 1.0, "g_saturating": False, "swap_optimizers": False}
+_NO_TRAINING = {"g_training": False, "d_real_training": False, "d_fake_training": False}
+# What a student doing each variant did, as the check's message quotes it ("Your weights are what ... gives."),
+# -> the variant's knobs (beyond _RIGHT). A check's expected values are its rule's variant; the others are mistakes.
+_COMMON_VARIANTS = {
+    "the alternating rule (G's loss through the already updated D)": {"rule": "alternating"},
+    "story 1's rule (both losses from one forward pass, before either update)": {"rule": "story1"},
+    "one loss (g_loss + d_loss) for both networks: each network must follow the gradient of its own loss, from its "
+    "own tape": {"targets": "one_loss"},
+    "swapped gradients: D followed G's loss and G followed D's loss": {"targets": "swapped"},
+    "story 1's rule with the networks called without training=True (BatchNorm used its moving statistics instead "
+    "of the batch's)": _NO_TRAINING,
+    "the alternating rule with the networks called without training=True": {"rule": "alternating", **_NO_TRAINING},
 }
+_STORY1_VARIANTS = {
+    "calling G without training=True (G's BatchNorm used its moving statistics instead of the batch's): call "
+    "generator(noise, training=True)": {"g_training": False},
+    "calling D without training=True (D's BatchNorm used its moving statistics instead of the batch's): call "
+    "discriminator(..., training=True) on both batches": {"d_real_training": False, "d_fake_training": False},
+    "leaving training=True out of D's call on the real batch: call discriminator(real_images, training=True)":
+        {"d_real_training": False},
+    "leaving training=True out of D's call on the generated batch: call discriminator(fake_images, training=True)":
+        {"d_fake_training": False},
+    "calling D once on tf.concat([real, fake]) (its BatchNorm then normalises the two batches together): call D on "
+    "the real batch and on the generated batch separately": {"joined": True},
+    "swapping discriminator_loss's arguments (discriminator_loss(fake_logits, real_logits): real images judged "
+    "against 0, generated ones against 1): pass the real logits first": {"d_swapped": True},
+    "swapping the two optimizers (G updated by d_optimizer, D by g_optimizer): apply each network's gradients with "
+    "its own optimizer": {"swap_optimizers": True},
+    "the saturating G loss log(1 - D(G(z))) instead of the non-saturating -log D(G(z))": {"g_saturating": True},
+}
+_TOY_VARIANTS = {
+    "swapped labels in D's loss (real points against 0, generated ones against 1)":
+        {"rule": "alternating", "d_swapped": True},
+    "the saturating G loss log(1 - D(G(z))) instead of the non-saturating -log D(G(z)) (BCE of D(G(z)) against 1)":
+        {"rule": "alternating", "g_saturating": True},
+    "half D's loss (the mean of its two BCE terms instead of their sum)": {"rule": "alternating", "d_scale": 0.5},
+    "swapping the two optimizers (G updated by d_optimizer, D by g_optimizer): apply each network's gradients with "
+    "its own optimizer": {"rule": "alternating", "swap_optimizers": True},
+}
+STEP_VARIANTS = {"train_step": {**_COMMON_VARIANTS, **_STORY1_VARIANTS},
+                 "toy_step": {**_COMMON_VARIANTS, **_TOY_VARIANTS}}
+STEP_RULES = {"train_step": "story1", "toy_step": "alternating"}
+# The toy's D gets its output weights scaled until its logits reach +-LOGIT_REACH on both batches, where BCE
+# computed as log(sigmoid(x)) in float32 overflows (log(1 - sigmoid(x)) is -inf from x of about 17 on, and
+# log(sigmoid(x)) from about -104 down): the check then tells such a step from one computing BCE from logits.
+LOGIT_REACH = 130.0
 
 
 def _image_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -302,10 +344,16 @@ def _bce_d(real_logits: Any, fake_logits: Any) -> Any:
     return tf.reduce_mean(tf.nn.softplus(-real_logits)) + tf.reduce_mean(tf.nn.softplus(fake_logits))
 
 
-def _bce_g(fake_logits: Any) -> Any:
+def _bce_g(fake_logits: Any, saturating: bool = False) -> Any:
+    """The non-saturating ``-log D(G(z))``, or the saturating ``log(1 - D(G(z)))``, from logits."""
     import tensorflow as tf
 
-    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+    return -tf.reduce_mean(tf.nn.softplus(fake_logits)) if saturating else tf.reduce_mean(tf.nn.softplus(-fake_logits))
+
+
+def _d_loss(real_logits: Any, fake_logits: Any, k: Mapping[str, Any]) -> Any:
+    loss = _bce_d(fake_logits, real_logits) if k["d_swapped"] else _bce_d(real_logits, fake_logits)
+    return k["d_scale"] * loss
 
 
 def _sgd(grads: list, variables: list, learning_rate: float) -> None:
@@ -314,80 +362,113 @@ def _sgd(grads: list, variables: list, learning_rate: float) -> None:
             var.assign_sub(learning_rate * grad)
 
 
-def _alternating(g: Any, d: Any, real: Any, noise: Any, training: bool) -> dict[str, float]:
+def _rates(k: Mapping[str, Any]) -> tuple[float, float]:
+    """G's and D's learning rates (swapped when the optimizers are)."""
+    return (D_LEARNING_RATE, G_LEARNING_RATE) if k["swap_optimizers"] else (G_LEARNING_RATE, D_LEARNING_RATE)
+
+
+def _judge(d: Any, real: Any, fake: Any, k: Mapping[str, Any]) -> tuple[Any, Any]:
+    """D's logits on the real and on the generated batch: two calls (real first), or one on the two joined."""
+    import tensorflow as tf
+
+    if k["joined"]:
+        logits = d(tf.concat([real, fake], 0), training=k["d_real_training"])
+        return logits[: len(real)], logits[len(real):]
+    return d(real, training=k["d_real_training"]), d(fake, training=k["d_fake_training"])
+
+
+def _alternating(g: Any, d: Any, real: Any, noise: Any, k: Mapping[str, Any]) -> dict[str, float]:
     """D's loss and SGD update, then G's loss through the updated D from the same noise, and G's update."""
     import tensorflow as tf
 
+    g_rate, d_rate = _rates(k)
     with tf.GradientTape() as tape:
-        d_loss = _bce_d(d(real, training=training), d(g(noise, training=training), training=training))
-    _sgd(tape.gradient(d_loss, d.trainable_variables), d.trainable_variables, D_LEARNING_RATE)
+        real_logits, fake_logits = _judge(d, real, g(noise, training=k["g_training"]), k)
+        d_loss = _d_loss(real_logits, fake_logits, k)
+    _sgd(tape.gradient(d_loss, d.trainable_variables), d.trainable_variables, d_rate)
     with tf.GradientTape() as tape:
-        g_loss = _bce_g(d(g(noise, training=training), training=training))
-    _sgd(tape.gradient(g_loss, g.trainable_variables), g.trainable_variables, G_LEARNING_RATE)
+        g_loss = _bce_g(d(g(noise, training=k["g_training"]), training=k["d_fake_training"]), k["g_saturating"])
+    _sgd(tape.gradient(g_loss, g.trainable_variables), g.trainable_variables, g_rate)
     return {"g_loss": float(g_loss), "d_loss": float(d_loss)}
 
 
-def _one_pass(rule: str, g: Any, d: Any, real: Any, noise: Any, training: bool) -> dict[str, float]:
-    """Both losses from one forward pass; each network follows the gradient ``rule`` gives it (story 1's rule:
-    its own loss's), with SGD."""
+def _one_pass(g: Any, d: Any, real: Any, noise: Any, k: Mapping[str, Any]) -> dict[str, float]:
+    """Both losses from one forward pass; each network follows the gradient ``k["targets"]`` gives it (story 1's
+    rule: its own loss's), with SGD."""
     import tensorflow as tf
 
+    g_rate, d_rate = _rates(k)
     with tf.GradientTape(persistent=True) as tape:
-        real_logits = d(real, training=training)
-        fake_logits = d(g(noise, training=training), training=training)
-        g_loss, d_loss = _bce_g(fake_logits), _bce_d(real_logits, fake_logits)
+        real_logits, fake_logits = _judge(d, real, g(noise, training=k["g_training"]), k)
+        g_loss, d_loss = _bce_g(fake_logits, k["g_saturating"]), _d_loss(real_logits, fake_logits, k)
         both = g_loss + d_loss
-    g_target, d_target = {"story1": (g_loss, d_loss), "one_loss": (both, both), "swapped": (d_loss, g_loss)}[rule]
-    _sgd(tape.gradient(g_target, g.trainable_variables), g.trainable_variables, G_LEARNING_RATE)
-    _sgd(tape.gradient(d_target, d.trainable_variables), d.trainable_variables, D_LEARNING_RATE)
+    g_target, d_target = {"own": (g_loss, d_loss), "one_loss": (both, both), "swapped": (d_loss, g_loss)}[k["targets"]]
+    _sgd(tape.gradient(g_target, g.trainable_variables), g.trainable_variables, g_rate)
+    _sgd(tape.gradient(d_target, d.trainable_variables), d.trainable_variables, d_rate)
     return {"g_loss": float(g_loss), "d_loss": float(d_loss),
             "d_real_prob": float(tf.reduce_mean(tf.sigmoid(real_logits))),
             "d_fake_prob": float(tf.reduce_mean(tf.sigmoid(fake_logits)))}
 
 
-def _reference_step(check_name: str, rule: str, training: bool, start: Mapping[str, list],
+def _reference_step(check_name: str, knobs: Mapping[str, Any], start: Mapping[str, list],
                     real: np.ndarray, noise: np.ndarray) -> dict[str, Any]:
-    """One step of ``rule`` in float64 from the weights ``start``: the weights after it and the losses."""
+    """One step of the variant ``knobs`` (over :data:`_RIGHT`) in float64 from the weights ``start``: the
+    weights after it and the losses."""
     from ..checks.steps import NETWORKS
 
+    k = {**_RIGHT, **knobs}
     g, d = NETWORKS[check_name]("float64")
     g.set_weights(start["generator"])
     d.set_weights(start["discriminator"])
-    step = _alternating if rule == "alternating" else lambda *a: _one_pass(rule, *a)
-    logs = step(g, d, real, noise, training)
+    logs = (_alternating if k["rule"] == "alternating" else _one_pass)(g, d, real, noise, k)
     return {"generator": g.get_weights(), "discriminator": d.get_weights(), **logs}
 
 
-def _step(check_name: str, rule: str, data: Callable[[int], tuple[np.ndarray, np.ndarray]], seed: int) -> list[Case]:
-    """Starting weights (Keras' initialisation, seeded), data, and the weights after one step of ``rule`` and of
-    each known wrong variant."""
+def _reach_logits(g: Any, d: Any, noise: np.ndarray) -> None:
+    """Scale D's output kernel and set its bias so that its logits on the generated batch run from -LOGIT_REACH
+    to +LOGIT_REACH (a linear map of the logits Keras' initialisation gives)."""
+    weights = d.get_weights()
+    centred = np.asarray(d(g(noise, training=True), training=True), np.float64).reshape(-1) - weights[-1][0]
+    scale = 2 * LOGIT_REACH / (centred.max() - centred.min())  # the kernel's part of the logits scales with it
+    weights[-2] = weights[-2] * scale
+    weights[-1] = np.full_like(weights[-1], -LOGIT_REACH - scale * centred.min())
+    d.set_weights(weights)
+
+
+def _step(check_name: str, data: Callable[[int], tuple[np.ndarray, np.ndarray]], seed: int) -> list[Case]:
+    """Starting weights (Keras' initialisation, seeded; the toy's D with large logits), data, and the weights after
+    one step of the check's rule and of each known wrong variant."""
     import keras
 
     from ..checks.steps import NETWORKS
 
     keras.utils.set_random_seed(seed)
     g, d = NETWORKS[check_name]("float32")
-    start = {"generator": [w.astype(np.float64) for w in g.get_weights()],
-             "discriminator": [w.astype(np.float64) for w in d.get_weights()]}
     real, noise = data(seed)
+    if check_name == "toy_step":
+        _reach_logits(g, d, noise)
+    start = {"generator": [_f32(w) for w in g.get_weights()],
+             "discriminator": [_f32(w) for w in d.get_weights()]}
     inputs = {**start, "trainable": {"generator": [w.trainable for w in g.weights],
                                      "discriminator": [w.trainable for w in d.weights]},
               "real": real, "noise": noise, "g_learning_rate": G_LEARNING_RATE, "d_learning_rate": D_LEARNING_RATE}
-    expected = _reference_step(check_name, rule, True, start, real, noise)
-    mistakes = {meaning: _reference_step(check_name, variant, training, start, real, noise)
-                for (variant, training), meaning in STEP_VARIANTS.items() if (variant, training) != (rule, True)}
+    rule = STEP_RULES[check_name]
+    expected = _reference_step(check_name, {"rule": rule}, start, real, noise)
+    mistakes = {meaning: _reference_step(check_name, knobs, start, real, noise)
+                for meaning, knobs in STEP_VARIANTS[check_name].items() if {**_RIGHT, **knobs} != {**_RIGHT,
+                                                                                                   "rule": rule}}
     weights = {m: {net: v[net] for net in ("generator", "discriminator")} for m, v in mistakes.items()}
     return [_case(f"seed {seed}", inputs, expected, {"weights": weights})]
 
 
 def _train_step(seed: int) -> list[Case]:
     """Story 1's rule on the tiny image networks."""
-    return _step("train_step", "story1", _image_data, seed)
+    return _step("train_step", _image_data, seed)
 
 
 def _toy_step(seed: int) -> list[Case]:
-    """The alternating rule on the toy's MLPs."""
-    return _step("toy_step", "alternating", _toy_data, seed)
+    """The alternating rule on the toy's MLPs, D's logits large."""
+    return _step("toy_step", _toy_data, seed)
 
 
 _BUILDERS: dict[str, Callable[[Any], list[Case]]] = {

@@ -81,15 +81,18 @@ with your code. Questions have an answer cell, **Your answer:** (write it here):
 
 Run the check cell right after each exercise (`checks.check_...(your_function)`). It prints a line
 starting with `passed`, or raises `CheckFailed` saying what was expected, on which input, and a
-hint; `NotImplementedError` means the exercise is not done yet. The checks compare your code with
-an independent computation and switch the kit's own implementation off while they run, so calling
-the kit's function instead of writing the code does not pass.
+hint; `NotImplementedError` means the exercise is not done yet. The checks compare what your code
+returns with stored expected values (`gan_kit/checks/fixtures/`), and the kit's own version of an
+exercise is not in your copy of the package until that assignment is past: write the code yourself.
+Once a check passes, the notebook hands your function to the kit (`gan_kit.exercises`), so the
+runs and figures that follow are made with your code.
 
 ## What is graded
 
 Hand in your notebooks under their original file names. The grader runs each one from the top,
-under the `smoke` profile and within a time limit, then runs hidden tests: the same checks on
-other inputs. A notebook that stops at an error still earns the points of the exercises that work,
+under the `smoke` profile (whatever your parameters cell says) and within a time limit, with the
+package of this release, then runs hidden tests: your functions on other inputs, judged by the
+grader. A notebook that stops at an error still earns the points of the exercises that work,
 so keep the names of the functions you were asked to write. Answer cells are read by your
 instructor.
 
