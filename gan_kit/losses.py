@@ -119,8 +119,6 @@ def least_squares_generator_loss(fake_logits: tf.Tensor) -> tf.Tensor:
 
 
 # ------------------------------------------------------------------ penalties and extras
-# Not an answer block a release stubs (gan_kit.instructor.package): notebook 01's "stabilized" toy preset trains
-# with WGAN-GP before notebook 03 asks for the penalty (a release of 01 or 02 without it stops that notebook).
 def gradient_penalty(
     critic: Callable[[tf.Tensor], tf.Tensor],
     real: tf.Tensor,
@@ -144,6 +142,7 @@ def gradient_penalty(
     Returns:
         Scalar penalty (float32), to be multiplied by its weight (10 in the paper).
     """
+    # BEGIN SOLUTION 03 gradient_penalty
     real, fake = _f32(real), _f32(fake)
     batch = tf.shape(real)[0]
     if alpha is None:
@@ -156,6 +155,7 @@ def gradient_penalty(
     grads = tape.gradient(out, mixed, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     norms = tf.sqrt(tf.reduce_sum(tf.square(tf.reshape(grads, [batch, -1])), axis=1) + epsilon)
     return tf.reduce_mean(tf.square(norms - 1.0))
+    # END SOLUTION
 
 
 def feature_matching_loss(real_features: tf.Tensor, fake_features: tf.Tensor) -> tf.Tensor:

@@ -20,12 +20,14 @@ from .ring import mode_coverage_2d, ring_centers, ring_data
 from .steps import StepFactory, StepModel
 
 # Two setups the notebooks and tests share. "collapsing": plain BCE with a large D that
-# learns 100x faster than a small G; "stabilized": WGAN-GP with 5 critic steps per G step
-# and a modest critic.
+# learns 100x faster than a small G; "stabilized": a modest D at the same learning rate as G, with instance noise
+# and one-sided label smoothing. No exercise's answer is in "stabilized" (notebook 01 trains it before any
+# exercise): measured 8/8/8 modes on seeds 0-2 at 1500 steps, as the WGAN-GP preset it replaces was; spectral
+# norm with hinge, Wasserstein or BCE losses covered 0-3 modes there.
 TOY_PRESETS: dict[str, dict[str, Any]] = {
     "collapsing": {"loss": "bce", "steps": 1500, "latent_dim": 2, "g_hidden": 32, "d_hidden": 256, "d_depth": 3,
                    "d_lr": 1e-2, "g_lr": 1e-4},
-    "stabilized": {"loss": "wasserstein", "gp_weight": 0.1, "n_critic": 5, "steps": 1500, "latent_dim": 2,
+    "stabilized": {"loss": "bce", "instance_noise": 0.15, "label_smoothing": 0.1, "steps": 1500, "latent_dim": 2,
                    "g_hidden": 32, "d_hidden": 64, "d_depth": 2, "d_lr": 1e-3, "g_lr": 1e-3},
 }
 

@@ -348,8 +348,17 @@ def _fid_with(cov=lambda x: np.cov(x, rowvar=False), root=lambda s1, s2: linalg.
     return wrong_fid
 
 
-def test_fid_passes(capsys):
-    assert_passes(capsys, checks.check_fid, fid_from_features)
+def fid_by_eigenvalues(real_features, fake_features):
+    """The handout's route (notebook 01): the square roots of the eigenvalues of S_r S_g, real parts clipped at 0."""
+    mu_r, mu_g = real_features.mean(axis=0), fake_features.mean(axis=0)
+    s_r, s_g = np.cov(real_features, rowvar=False), np.cov(fake_features, rowvar=False)
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvals(s_r @ s_g).real, 0, None)).sum()
+    return float(((mu_r - mu_g) ** 2).sum() + np.trace(s_r) + np.trace(s_g) - 2 * trace_sqrt)
+
+
+@pytest.mark.parametrize("answer", [fid_from_features, fid_by_eigenvalues], ids=["sqrtm", "eigvals (the handout)"])
+def test_fid_passes(capsys, answer):
+    assert_passes(capsys, checks.check_fid, answer)
 
 
 WRONG_FID = {
@@ -358,7 +367,8 @@ WRONG_FID = {
                                   r"ddof=0 covariances"),
     "np.sqrt(s1 * s2)": (_fid_with(root=lambda s1, s2: np.sqrt(np.abs(s1 * s2))),
                          r"an elementwise square root \(np\.sqrt\)"),
-    "np.sqrt(s1 @ s2)": (_fid_with(root=lambda s1, s2: np.sqrt(np.abs(s1 @ s2))), r"sqrtm\(S1 S2\)"),
+    "np.sqrt(s1 @ s2)": (_fid_with(root=lambda s1, s2: np.sqrt(np.abs(s1 @ s2))),
+                         r"an elementwise square root of S1 S2 \(np\.sqrt\(S1 @ S2\)\)"),
     "missing the factor 2": (_fid_with(two=1.0), "leaving out the factor 2"),
     "rowvar=True (wrong axis)": (_fid_with(cov=np.cov), r"np\.cov\(\.\.\., rowvar=False\)"),
     "only the means": (lambda a, b: np.sum((a.mean(0) - b.mean(0)) ** 2), "only the distance between the means"),
@@ -373,6 +383,30 @@ def test_fid_rejects(name):
 
 def test_fid_rejects_forgetting_real():
     rejected(checks.check_fid, _fid_with(root=lambda s1, s2: linalg.sqrtm(s1 @ s2)), match=r"\.real")
+
+
+def _fid_eigenvalues_with(clip=True, real=True):
+    def wrong_fid(a, b):
+        s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+        eigenvalues = np.linalg.eigvals(s1 @ s2)
+        eigenvalues = eigenvalues.real if real else eigenvalues
+        eigenvalues = np.clip(eigenvalues, 0, None) if clip else eigenvalues
+        with np.errstate(invalid="ignore"):
+            root = np.sqrt(eigenvalues).sum()
+        return np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s1) + np.trace(s2) - 2 * root
+    return wrong_fid
+
+
+@pytest.mark.parametrize("answer, match", [
+    (_fid_with(two=1.0), r"(?s)eigenvalues of S1 S2 \(np\.linalg\.eigvals\(S1 @ S2\), real parts clipped at 0\), "
+                         r"or.*sqrtm\(S1 @ S2\)\.real"),
+    (_fid_eigenvalues_with(clip=False), r"(?s)NaN.*clip their real parts at 0"),
+    (_fid_eigenvalues_with(clip=False, real=False), r"(?s)complex.*real parts of np\.linalg\.eigvals.*sqrtm"),
+    (_fid_with(root=lambda s1, s2: linalg.sqrtm(s1 @ s2)), r"(?s)complex.*sqrtm\(S1 @ S2\)\.real"),
+], ids=["the hint", "eigenvalues not clipped", "eigenvalues' real part not taken", "sqrtm's real part not taken"])
+def test_fid_hint_names_both_routes(answer, match):
+    """The handout takes the eigenvalue route; the messages name it and sqrtm's, never sqrtm's alone."""
+    rejected(checks.check_fid, answer, match=match)
 
 
 @pytest.mark.parametrize("answer", [lambda a, b: gan_kit.metrics.fid_from_features(a, b), kit_fid,
@@ -605,6 +639,73 @@ def test_discriminator_accepts_the_leaky_relu_activation_string(capsys):
     assert_passes(capsys, checks.check_discriminator, _discriminator_with(act=lambda: layers.Activation("leaky_relu")))
 
 
+def _discriminator_styled(bias_before_bn=True, first_bias=True, first_activation=None, act_before_bn=False,
+                          act=lambda: layers.LeakyReLU(0.2)):
+    """Story 1's discriminator in other styles: the bias of the convs BatchNorm follows, the first conv's bias, its
+    activation given as ``activation=`` (folded into the conv), an activation placed before BatchNorm."""
+    def build(width=64, dropout=0.3):
+        model = keras.Sequential([keras.Input(shape=(32, 32, 3))])
+        model.add(layers.Conv2D(width, 4, strides=2, padding="same", use_bias=first_bias,
+                                activation=first_activation))
+        if first_activation is None:
+            model.add(act())
+        model.add(layers.Dropout(dropout))
+        for filters in (2 * width, 4 * width):
+            model.add(layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=bias_before_bn))
+            model.add(act() if act_before_bn else layers.BatchNormalization())
+            model.add(layers.BatchNormalization() if act_before_bn else act())
+            model.add(layers.Dropout(dropout))
+        model.add(layers.Flatten())
+        model.add(layers.Dense(1))
+        return model
+    return build
+
+
+@pytest.mark.parametrize("answer", [
+    _discriminator_styled(bias_before_bn=False),
+    _discriminator_styled(first_activation=layers.LeakyReLU(0.2)),
+    _discriminator_styled(bias_before_bn=False, first_activation=tf.nn.leaky_relu),  # its default slope is 0.2
+    _discriminator_styled(first_activation="leaky_relu", act=lambda: layers.ReLU(negative_slope=0.2)),
+], ids=["use_bias=False before BatchNorm", "activation=LeakyReLU(0.2) layer", "activation=tf.nn.leaky_relu",
+        "activation string, ReLU(negative_slope=0.2)"])
+def test_discriminator_accepts_every_style_the_handout_allows(capsys, answer):
+    """A bias right before BatchNorm is redundant, not wrong (the handout's table keeps Keras' default, its rule for
+    the generator leaves it out): both pass, each compared with the spec's parameter count for that choice; an
+    activation folded into the conv computes the same as a layer after it."""
+    assert_passes(capsys, checks.check_discriminator, answer)
+
+
+def test_discriminator_still_wants_the_bias_no_batchnorm_follows():
+    msg = rejected(checks.check_discriminator, _discriminator_styled(first_bias=False),
+                   match=r"is conv\(64, 4x4, stride 2, same, no bias\).*expected conv\(64, 4x4, stride 2, same, bias\)"
+                         r".*keep the bias")
+    assert "use_bias=False" not in msg
+
+
+def test_discriminator_names_a_folded_activation_by_what_it_computes():
+    msg = rejected(checks.check_discriminator, _discriminator_styled(first_activation=layers.LeakyReLU()),
+                   match=r"activation\(leaky_relu\(0\.3\)\).*expected activation\(leaky_relu\(0\.2\)\).*default slope")
+    assert " object at 0x" not in msg and "<" not in msg
+
+
+@pytest.mark.parametrize("check, answer", [
+    (checks.check_discriminator, _discriminator_styled(act_before_bn=True)),
+    (checks.check_generator, lambda latent_dim=100, width=64: keras.Sequential(
+        [keras.Input(shape=(latent_dim,)), layers.Dense(4 * 4 * 8 * width, use_bias=False), layers.LeakyReLU(0.2),
+         layers.BatchNormalization(), *build_generator(latent_dim, width).layers[3:]])),
+], ids=["discriminator", "generator"])
+def test_network_names_leaky_relu_before_batchnorm(check, answer):
+    msg = rejected(check, answer, match=re.escape("LeakyReLU before BatchNorm: put BatchNorm between the convolution "
+                                                  "and the activation"))
+    assert "missing" not in msg
+
+
+def test_discriminator_relu_is_told_to_use_leaky_relu():
+    msg = rejected(checks.check_discriminator, _discriminator_with(act=layers.ReLU),
+                   match=r"(?s)is activation\(relu\).*Hint: .*not ReLU.*layers\.LeakyReLU\(0\.2\)")
+    assert "tanh" not in msg
+
+
 @pytest.mark.parametrize("answer", [
     lambda width=64, dropout=0.3: gan_kit.models.build_discriminator((32, 32, 3), width, dropout),
     lambda width=64, dropout=0.3: kit_build_d((32, 32, 3), width, dropout),
@@ -662,42 +763,62 @@ def make_alternating_step(generator, discriminator, g_optimizer, d_optimizer):
 
 
 def _step_with(rule="story1", training=True, apply_g=True, apply_d=True, decorate=True, returns="dict",
-               swap_optimizers=False, new_noise=False, fake_first=False, losses=(d_loss, g_loss)):
-    """A step factory with one mistake (or none: the defaults are story 1's rule)."""
+               swap_optimizers=False, new_noise=False, fake_first=False, losses=(d_loss, g_loss), g_training=None,
+               d_real_training=None, d_fake_training=None, joined=False, swap_d_args=False, own_noise=False,
+               mix_up=None):
+    """A step factory with one mistake (or none: the defaults are story 1's rule). ``new_noise``: G's update (of
+    the alternating rule) draws fresh noise; ``own_noise``: the step ignores its noise argument and draws its
+    own; ``mix_up``: "g_grads_to_d" (G's gradients given to D's optimizer with D's variables) or "d_grads_to_g"
+    (D's gradients zipped with G's variables)."""
     d_fn, g_fn = losses
+    g_training = training if g_training is None else g_training
+    d_real_training = training if d_real_training is None else d_real_training
+    d_fake_training = training if d_fake_training is None else d_fake_training
 
     def make_step(generator, discriminator, g_optimizer, d_optimizer):
         g_opt, d_opt = (d_optimizer, g_optimizer) if swap_optimizers else (g_optimizer, d_optimizer)
         g_vars, d_vars = generator.trainable_variables, discriminator.trainable_variables
 
+        def judge(real, fake_images):
+            if joined:
+                logits = discriminator(tf.concat([real, fake_images], 0), training=d_real_training)
+                return logits[: tf.shape(real)[0]], logits[tf.shape(real)[0]:]
+            if fake_first:
+                fake_logits = discriminator(fake_images, training=d_fake_training)
+                return discriminator(real, training=d_real_training), fake_logits
+            return discriminator(real, training=d_real_training), discriminator(fake_images, training=d_fake_training)
+
+        def d_value(real_logits, fake_logits):
+            return d_fn(fake_logits, real_logits) if swap_d_args else d_fn(real_logits, fake_logits)
+
         def step(real, noise):
+            if own_noise:
+                noise = tf.random.normal(tf.shape(noise))
             if rule == "alternating":
                 with tf.GradientTape() as tape:
-                    real_logits = discriminator(real, training=training)
-                    fake_logits = discriminator(generator(noise, training=training), training=training)
-                    d_loss_value = d_fn(real_logits, fake_logits)
+                    real_logits, fake_logits = judge(real, generator(noise, training=g_training))
+                    d_loss_value = d_value(real_logits, fake_logits)
                 if apply_d:
                     d_opt.apply_gradients(zip(tape.gradient(d_loss_value, d_vars), d_vars))
                 g_noise = tf.random.normal(tf.shape(noise)) if new_noise else noise
                 with tf.GradientTape() as tape:
-                    g_loss_value = g_fn(discriminator(generator(g_noise, training=training), training=training))
+                    g_loss_value = g_fn(discriminator(generator(g_noise, training=g_training),
+                                                      training=d_fake_training))
                 if apply_g:
                     g_opt.apply_gradients(zip(tape.gradient(g_loss_value, g_vars), g_vars))
             else:
                 with tf.GradientTape(persistent=True) as tape:
-                    fake_images = generator(noise, training=training)
-                    if fake_first:
-                        fake_logits = discriminator(fake_images, training=training)
-                        real_logits = discriminator(real, training=training)
-                    else:
-                        real_logits = discriminator(real, training=training)
-                        fake_logits = discriminator(fake_images, training=training)
-                    g_loss_value, d_loss_value = g_fn(fake_logits), d_fn(real_logits, fake_logits)
+                    real_logits, fake_logits = judge(real, generator(noise, training=g_training))
+                    g_loss_value, d_loss_value = g_fn(fake_logits), d_value(real_logits, fake_logits)
                     both = g_loss_value + d_loss_value
                 g_target, d_target = {"story1": (g_loss_value, d_loss_value),
                                       "swapped": (d_loss_value, g_loss_value),
                                       "one_loss": (both, both)}[rule]
                 g_grads, d_grads = tape.gradient(g_target, g_vars), tape.gradient(d_target, d_vars)
+                if mix_up == "g_grads_to_d":
+                    d_grads = g_grads
+                if mix_up == "d_grads_to_g":
+                    g_grads = d_grads
                 if apply_g:
                     g_opt.apply_gradients(zip(g_grads, g_vars))
                 if apply_d:
@@ -742,6 +863,77 @@ def test_train_step_rejects(name):
     rejected(checks.check_train_step, wrong, match=match)
 
 
+def test_train_step_judges_the_maths_of_a_plain_function():
+    """A step without @tf.function gets the verdict on its maths too: right maths, only the decorator to add; wrong
+    maths, the mistake named, and the decorator."""
+    msg = rejected(checks.check_train_step, _step_with(decorate=False),
+                   match=re.escape("the update is right, but decorate train_step with @tf.function"))
+    assert "differs" not in msg
+    rejected(checks.check_train_step, _step_with(decorate=False, g_training=False),
+             match=r"(?s)what calling G without training=True.*Also decorate train_step with @tf\.function")
+
+
+def _no_dump(msg: str) -> None:
+    """A message is sentences: no traceback, no TensorFlow frames, no tensor or weight dump."""
+    assert "Traceback" not in msg and 'File "' not in msg and "in user code" not in msg, msg
+    assert not re.search(r"(-?\d+\.\d+(e[-+]?\d+)?[,\s\]\[]+){7,}", msg), msg
+    assert len(msg) < 1200, msg
+
+
+NAMED_TRAIN_STEP = {
+    "training=True missing from G": (_step_with(g_training=False),
+                                     r"what calling G without training=True \(its BatchNorm"),
+    "training=True missing from D": (_step_with(d_real_training=False, d_fake_training=False),
+                                     r"what calling D without training=True \(its BatchNorm"),
+    "training=True missing from D's real call": (_step_with(d_real_training=False),
+                                                 r"what leaving training=True out of D's call on the real batch"),
+    "training=True missing from D's fake call": (_step_with(d_fake_training=False),
+                                                 r"what leaving training=True out of D's call on the generated batch"),
+    "noise drawn in the step": (_step_with(own_noise=True), r"it draws its own noise\. Use the noise argument"),
+    "D once on concat([real, fake])": (_step_with(joined=True), r"what calling D once on tf\.concat\(\[real, fake\]\)"),
+    "D loss's arguments swapped": (_step_with(swap_d_args=True), r"what swapping discriminator_loss's arguments"),
+    "optimizers swapped": (_step_with(swap_optimizers=True), r"what swapping the two optimizers"),
+    "G's gradients to D's optimizer": (_step_with(mix_up="g_grads_to_d"),
+                                       r"^the step: G's gradients were given to d_optimizer with D's variables"),
+    "D's gradients zipped with G's variables": (
+        _step_with(mix_up="d_grads_to_g"), r"^the step: D's gradients were given to g_optimizer with G's variables"),
+    "G's gradients to D's optimizer (eager)": (_step_with(mix_up="g_grads_to_d", decorate=False),
+                                               r"^the step: G's gradients were given to d_optimizer"),
+    "saturating G loss": (_step_with(losses=(d_loss, WRONG_G["saturating log(1 - D(G(z)))"][0])),
+                          r"what the saturating G loss log\(1 - D\(G\(z\)\)\)"),
+}
+
+
+@pytest.mark.parametrize("name", NAMED_TRAIN_STEP)
+def test_train_step_names_each_mistake(name):
+    wrong, match = NAMED_TRAIN_STEP[name]
+    _no_dump(rejected(checks.check_train_step, wrong, match=match))
+
+
+def test_train_step_reports_an_error_inside_the_tf_function_briefly():
+    def make_step(generator, discriminator, g_optimizer, d_optimizer):
+        @tf.function
+        def step(real, noise):
+            generator(tf.reshape(noise, [-1, 3]), training=True)  # a shape error inside the graph
+            return {"g_loss": 0.0, "d_loss": 0.0}
+        return step
+
+    _no_dump(rejected(checks.check_train_step, make_step, match=r"^the step raised ValueError: (?!ValueError)"))
+
+
+def test_train_step_names_a_gradient_mix_up_from_the_record(tmp_path):
+    """At grading the step runs in the notebook and is judged from its record: the mix-up's message is recorded."""
+    from gan_kit.checks import steps
+
+    fixture = fixtures.load("train_step", 0)
+    outputs = steps.collect_train_step({"make_train_step": _step_with(mix_up="d_grads_to_g")}, fixture)
+    np.savez(tmp_path / "record.npz", **outputs)
+    with np.load(tmp_path / "record.npz", allow_pickle=False) as stored:
+        outputs = dict(stored)
+    with pytest.raises(checks.CheckFailed, match=r"D's gradients were given to g_optimizer with G's variables"):
+        steps.judge_train_step(outputs, fixture)
+
+
 def test_train_step_forgotten_update_says_did_not_change():
     rejected(checks.check_train_step, _step_with(apply_g=False), match=r"G's weights did not change")
 
@@ -781,7 +973,8 @@ WRONG_TOY_STEP = {
     "forgot D's update": (_step_with(rule="alternating", apply_d=False), r"D's weights did not change"),
     "forgot G's update": (_step_with(rule="alternating", apply_g=False), r"G's weights did not change"),
     "new noise for G's step": (_step_with(rule="alternating", new_noise=True),
-                               r"the generator's weights differs from the alternating rule.*from the same noise"),
+                               r"the generator's weights differs from the alternating rule.*G's update drew fresh "
+                               r"noise"),
     "returns a tuple": (_step_with(rule="alternating", returns="tuple"), r"must return a dict"),
 }
 
@@ -793,7 +986,88 @@ def test_toy_step_rejects(name):
 
 
 def test_toy_step_rejects_swapped_optimizers():
-    rejected(checks.check_toy_step, _step_with(rule="alternating", swap_optimizers=True), match="optimizer")
+    rejected(checks.check_toy_step, _step_with(rule="alternating", swap_optimizers=True),
+             match="what swapping the two optimizers")
+
+
+def _log_sigmoid_d(real, fake):
+    return -tf.reduce_mean(tf.math.log_sigmoid(real)) - tf.reduce_mean(tf.math.log_sigmoid(-fake))
+
+
+def _log_sigmoid_g(fake):
+    return -tf.reduce_mean(tf.math.log_sigmoid(fake))
+
+
+def _naive_d(real, fake):
+    return -tf.reduce_mean(tf.math.log(tf.sigmoid(real))) - tf.reduce_mean(tf.math.log(1.0 - tf.sigmoid(fake)))
+
+
+def _naive_g(fake):
+    return -tf.reduce_mean(tf.math.log(tf.sigmoid(fake)))
+
+
+@pytest.mark.parametrize("losses", [(d_loss_keras, g_loss_keras), (_log_sigmoid_d, _log_sigmoid_g)],
+                         ids=["keras BCE from logits (the handout)", "tf.math.log_sigmoid"])
+def test_toy_step_accepts_stable_losses_on_large_logits(capsys, losses):
+    assert_passes(capsys, checks.check_toy_step, _step_with(rule="alternating", decorate=False, losses=losses))
+
+
+NAMED_TOY_STEP = {
+    "D's loss as log(sigmoid(x))": ((_naive_d, g_loss),
+                                    r"(?s)NaN or infinite values in .*D's weights.*from the logits"),
+    "G's loss as log(sigmoid(x))": ((d_loss, _naive_g), r"(?s)NaN or infinite values in G's weights.*from the logits"),
+    "both losses as log(sigmoid(x))": ((_naive_d, _naive_g), r"overflow in float32"),
+    "saturating G loss": ((d_loss, WRONG_G["saturating log(1 - D(G(z)))"][0]),
+                          r"what the saturating G loss log\(1 - D\(G\(z\)\)\)"),
+    "swapped labels": ((WRONG_D["swapped labels"][0], g_loss), r"what swapped labels in D's loss"),
+    "halved D loss": ((WRONG_D["averaging the two terms"][0], g_loss), r"what halving D's loss"),
+}
+
+
+@pytest.mark.parametrize("name", NAMED_TOY_STEP)
+def test_toy_step_names_each_mistake(name):
+    losses, match = NAMED_TOY_STEP[name]
+    _no_dump(rejected(checks.check_toy_step, _step_with(rule="alternating", decorate=False, losses=losses),
+                      match=match))
+
+
+@pytest.mark.parametrize("answer, match", [
+    (_step_with(rule="alternating", new_noise=True), r"G's update drew fresh noise"),
+    (_step_with(rule="alternating", own_noise=True), r"it draws its own noise"),
+    (_step_with(rule="alternating", swap_optimizers=True), r"what swapping the two optimizers"),
+], ids=["fresh noise for G's update", "noise drawn in the step", "optimizers swapped"])
+def test_toy_step_names_noise_and_optimizer_mistakes(answer, match):
+    _no_dump(rejected(checks.check_toy_step, answer, match=match))
+
+
+def test_toy_step_messages_hold_no_weight_dump():
+    for wrong, match in WRONG_TOY_STEP.values():
+        _no_dump(rejected(checks.check_toy_step, wrong, match=match))
+
+
+@pytest.mark.parametrize("name, seed", [("train_step", 0), ("toy_step", 0), ("train_step", 3), ("toy_step", 5)])
+def test_step_fixtures_tell_every_mistake_apart(name, seed):
+    """Each stored wrong variant's weights differ, at the check's tolerance, from the right ones and from every other
+    variant's, so the message names the one the student made; the toy's D starts with logits beyond +-100."""
+    from gan_kit.checks import steps
+    from gan_kit.instructor import references
+
+    case = references.build_fixture(name, seed)["cases"][0]
+    trainable = case["inputs"]["trainable"]
+
+    def same(a, b):
+        return all(steps._same([np.asarray(w) for w in a[net]], b[net], trainable[net]) for net in steps.NETS)
+
+    variants = [("right", case["expected"]), *case["mistakes"]["weights"].items()]
+    for i, (meaning, weights) in enumerate(variants):
+        assert not any(same(weights, other) for _, other in variants[i + 1:]), meaning
+    assert len(variants) >= (14 if name == "train_step" else 8)
+    if name == "toy_step":
+        g, d = steps.tiny_toy_networks()
+        g.set_weights([np.asarray(w, np.float32) for w in case["inputs"]["generator"]])
+        d.set_weights([np.asarray(w, np.float32) for w in case["inputs"]["discriminator"]])
+        logits = np.asarray(d(g(np.asarray(case["inputs"]["noise"], np.float32))))
+        assert logits.min() < -100 and logits.max() > 100
 
 
 @pytest.mark.parametrize("answer, name", [

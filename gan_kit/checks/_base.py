@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from types import FunctionType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckFailed", "KitCallError", "as_output", "collect_output", "collected", "compare", "kit_disabled",
-           "passed", "value"]
+__all__ = ["AnswerMistake", "CheckFailed", "KitCallError", "as_output", "brief_error", "collect_output", "collected",
+           "compare", "kit_disabled", "passed", "value"]
 
 
 class CheckFailed(AssertionError):
@@ -20,6 +21,14 @@ class CheckFailed(AssertionError):
 
 class KitCallError(RuntimeError):
     """Raised by the kit's own implementation while a check runs: the answer called it instead of doing the work."""
+
+
+class AnswerMistake(RuntimeError):
+    """Raised by what a check hands the answer (e.g. its optimizers) when the answer misuses it: ``run_answer``
+    reports the message as the check's, also when TensorFlow wraps it (inside a ``tf.function``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"[check] {message} [/check]")
 
 
 def value(x: Any) -> np.ndarray:
@@ -165,11 +174,27 @@ def kit_disabled(targets: Iterable[str]) -> Iterator[None]:
             _REFUSED.pop(code, None)
 
 
-def run_answer(name: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
-    """Call a student's function, turning the kit's ``KitCallError`` and a stub's ``NotImplementedError`` into
-    messages that say what to do; any other error is reported with its type and text."""
-    import re
+_MISTAKE = re.compile(r"\[check\] (.*?) \[/check\]", re.S)
+_REFUSAL = re.compile(r"your answer called the kit's own [^\n]*?proves nothing\.")
+MAX_ERROR_CHARS = 300
 
+
+def brief_error(exc: BaseException) -> str:
+    """An error's own message, short: TensorFlow's "in user code" frames (a traceback in the message) left out,
+    whitespace collapsed, at most :data:`MAX_ERROR_CHARS` characters (no tensor or weight dumps)."""
+    text = str(exc).strip()
+    if "in user code:" in text or 'File "' in text:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = lines[-1] if lines else text  # the original error, after the frames
+        text = text.removeprefix(f"{type(exc).__name__}: ")  # its type is reported beside it
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 4].rstrip() + " ..."
+
+
+def run_answer(name: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Call a student's function, turning the kit's ``KitCallError``, an ``AnswerMistake`` and a stub's
+    ``NotImplementedError`` into messages that say what to do; any other error is reported with its type and
+    (brief) text."""
     try:
         return function(*args, **kwargs)
     except NotImplementedError:
@@ -180,9 +205,12 @@ def run_answer(name: str, function: Callable, *args: Any, **kwargs: Any) -> Any:
         raise
     except Exception as exc:
         text = str(exc)
-        found = re.search(r"your answer called the kit's own [^\n]*?proves nothing\.", text)
+        found = _REFUSAL.search(text)
         if found:  # inside a tf.function the refusal comes wrapped in TensorFlow's staging error
             raise CheckFailed(f"{name}: {found.group(0)}") from None
+        found = _MISTAKE.search(text)
+        if found:
+            raise CheckFailed(f"{name}: {found.group(1)}") from None
         if "NotImplementedError" in type(exc).__name__ or "NotImplementedError:" in text:
             raise NotImplementedError(text) from exc
-        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}") from exc
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {brief_error(exc)}") from exc

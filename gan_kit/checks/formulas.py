@@ -306,8 +306,16 @@ def check_kl(kl_divergence: Callable) -> None:
 
 
 # ----------------------------------------------------------------- FID (notebooks 01 and 06)
-FID_HINT = ("||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2)), with covariances over examples "
-            "(np.cov(..., rowvar=False)) and the real part of sqrtm")
+FID_HINT = ("||mu1 - mu2||^2 + Tr(S1) + Tr(S2) - 2 Tr((S1 S2)^(1/2)), with covariances over examples "
+            "(np.cov(..., rowvar=False)); Tr((S1 S2)^(1/2)) is the sum of the square roots of the eigenvalues of "
+            "S1 S2 (np.linalg.eigvals(S1 @ S2), real parts clipped at 0), or, with scipy.linalg's matrix square "
+            "root, np.trace(sqrtm(S1 @ S2).real)")
+FID_ROOTS = {
+    "complex": " Either route needs the real part: the real parts of np.linalg.eigvals(S1 @ S2) (clipped at 0) "
+               "before their square roots, or sqrtm(S1 @ S2).real.",
+    "nan": " The eigenvalues of S1 S2 include round-off just below 0, whose square root is NaN: clip their real parts "
+           "at 0 first (np.sqrt(np.clip(eigenvalues.real, 0, None))).",
+}
 
 
 def collect_fid(student_fns: Mapping[str, Callable], fixture: Fixture) -> Outputs:
@@ -332,13 +340,19 @@ def judge_fid(outputs: Outputs, fixture: Fixture) -> None:
             compare("fid_from_features", got, case["expected"]["fid"], FID_HINT, rtol=tolerance.get("rtol", 1e-4),
                     atol=tolerance.get("atol", 1e-6), where=f" on {case['where']}")
         except CheckFailed as exc:
-            raise CheckFailed(str(exc) + _diagnose(got, case.get("mistakes", {}).get("fid", {}), rtol=1e-5)) from None
+            extra = _diagnose(got, case.get("mistakes", {}).get("fid", {}), rtol=1e-5)
+            if np.iscomplexobj(got):
+                extra = FID_ROOTS["complex"]
+            elif not np.isfinite(value(got)).all():
+                extra = FID_ROOTS["nan"]
+            raise CheckFailed(str(exc) + extra) from None
 
 
 def check_fid(fid_from_features: Callable, seed: int = 0) -> None:
     """FID ``||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))`` from two feature sets (notebooks 01 and 06),
     with covariances over examples (``ddof=1``), on full-rank, self-compared, rank-deficient and few-example
-    features (3 x 40, where the matrix square root comes out complex: keep its real part)."""
+    features (3 x 40, where round-off makes eigenvalues of S1 S2 slightly negative or complex and sqrtm's result
+    complex: clip the eigenvalues' real parts at 0, or keep sqrtm's real part)."""
     fixture = fixtures.load("fid", seed)
     judge_fid(collect_fid({"fid_from_features": fid_from_features}, fixture), fixture)
     passed("FID from features: full-rank, identical, rank-deficient and few-example feature sets")

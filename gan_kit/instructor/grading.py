@@ -12,8 +12,9 @@ file that is not a notebook), ``timeout`` (the notebook's time limit was reached
 ``missing`` (no such notebook). Nothing a submission does stops the batch.
 
 Writes ``OUT/grades.csv`` (student, notebook, exercise, points, max_points, status, message),
-``OUT/summary.csv`` (student, total, max_points) and ``OUT/feedback/<student>/<notebook>.html`` (the executed
-notebook, a table of the results first and each hidden test's output at the end).
+``OUT/summary.csv`` (student, total, max_points), ``OUT/feedback/<student>/<notebook>.html`` (the executed
+notebook, a table of the results first and each hidden test's output at the end) and, beside each page,
+``<notebook>.cells.json`` (each cell's status: ``ok``, ``error`` with the exception, ``timeout``, ``not-run``).
 """
 
 from __future__ import annotations
@@ -357,6 +358,7 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
     except Exception as exc:  # a page that cannot be rendered must not cost the grade
         body = short_page(student, name, rows, f"the feedback page could not be rendered ({exc})")
     page.write_text(body, encoding="utf-8")
+    write_cell_statuses(page.with_suffix(".cells.json"), result, indexes)
     with batch.lock:
         print(f"{student}/{name}: {sum(r.points for r in rows)} / {sum(r.max_points for r in rows)} "
               f"({', '.join(f'{r.exercise} {r.status}' for r in rows)}) in {time.monotonic() - started:.0f} s",
@@ -381,6 +383,14 @@ def release_packages(source: Path, notebooks_dir: Path, tests: dict[str, list], 
         write_inputs(calls, target / "checks" / "fixtures")
         packages[notebook] = target
     return packages
+
+
+def write_cell_statuses(path: Path, result: dict, hidden: list[int]) -> None:
+    """``{"cells": {index: status}, "hidden_tests": [...], "error": ...}`` of one graded notebook beside its
+    feedback page: which of the student's cells raised (``error``), stopped, or never ran."""
+    cells = {str(k): v for k, v in result.get("cells", {}).items()}
+    path.write_text(json.dumps({"cells": cells, "hidden_tests": hidden, "error": result.get("error")}, indent=1),
+                    encoding="utf-8")
 
 
 def write_csvs(rows: list[Row], out: Path) -> tuple[Path, Path]:
