@@ -175,3 +175,10 @@ def test_malformed_package_markers_are_errors(bad):
 def test_an_unknown_assignment_is_refused(tmp_path):
     with pytest.raises(release.ReleaseError, match="no notebook 42"):
         release.build_release(REPO, tmp_path / "r", assignment=42)
+
+
+def test_a_block_that_answers_two_exercises_is_named_by_the_one_still_open():
+    block = next(b for b in package_blocks(REPO / "gan_kit") if b.function == "alternating_train_step")
+    assert block.answers == ((1, "toy_step"), (2, "train_step"))
+    assert block.exercise_at(1) == (1, "toy_step") and block.exercise_at(2) == (2, "train_step")
+    assert "01 toy_step, 02 train_step (steps.py:alternating_train_step)" in release.given_away(REPO)

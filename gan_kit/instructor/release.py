@@ -149,16 +149,17 @@ def _replace(built: Path, target: Path) -> None:
     built.rename(target)
 
 
-def conflicts(handouts: list[Path], stubbed: list[Block]) -> list[str]:
-    """Each place where an included notebook calls a kit function that this release stubs."""
+def conflicts(handouts: list[Path], stubbed: list[Block], assignment: int = 0) -> list[str]:
+    """Each place where an included notebook calls a kit function that release ``assignment`` stubs."""
     found = []
     for path in handouts:
         cells = nbformat.read(path, as_version=4).cells
         for index, cell in enumerate(cells):
             for block in stubbed:
                 if cell.cell_type == "code" and uses(cell.source, block.function):
+                    notebook, exercise = block.exercise_at(assignment)
                     found.append(f"{path.name} cell {index} calls {block.file}:{block.function}, which is exercise "
-                                 f"'{block.exercise}' of notebook {block.notebook:02d}")
+                                 f"'{exercise}' of notebook {notebook:02d}")
     return sorted(set(found))
 
 
@@ -216,7 +217,7 @@ def _stage(repo: Path, tree: Path, assignment: int | None) -> list[Block]:
     only = None if assignment is None else [f"{n:02d}" for n in names if n <= assignment]
     handouts = build_handouts(notebooks, tree / "notebooks", every=True, quiet=True, only=only)
     stubbed = student_package(repo / "gan_kit", tree / "gan_kit", assignment, names)
-    clashes = conflicts(handouts, stubbed)
+    clashes = conflicts(handouts, stubbed, assignment or 0)
     if clashes:
         raise ReleaseError("an earlier notebook needs a kit function this release stubs; change that exercise or "
                            "that notebook:\n  " + "\n  ".join(clashes))
@@ -262,8 +263,8 @@ def build_release(repo: str | Path = ".", out_dir: str | Path | None = None, zip
 
 def given_away(repo: str | Path = ".") -> list[str]:
     """The exercises whose answers a whole-course release ships in its package."""
-    return sorted({f"{b.notebook:02d} {b.exercise} ({b.file}:{b.function})" for b in package_blocks(Path(repo) /
-                                                                                                  "gan_kit")})
+    blocks = package_blocks(Path(repo) / "gan_kit")
+    return sorted({", ".join(f"{n:02d} {e}" for n, e in b.answers) + f" ({b.file}:{b.function})" for b in blocks})
 
 
 __all__ = ["STUDENT_MAKEFILE", "STUDENT_README", "ReleaseError", "build_release", "conflicts", "course_notebooks",
