@@ -24,7 +24,9 @@ help:
 	@echo "make bench     kit training vs a plain tf.function loop (outputs/bench/bench.json)"
 	@echo "make handouts  student notebooks with exercises stubbed (outputs/handouts)"
 	@echo "make release ASSIGNMENT=02  the student release of one assignment: outputs/release-02/ and .zip"
-	@echo "               (without ASSIGNMENT: the whole course at once, with the package's own answers)"
+	@echo "               (PAST_SOLUTIONS=1: the notebooks before 02 go as their solutions)"
+	@echo "               (without ASSIGNMENT: the whole course at once, with the package's own answers;"
+	@echo "               GRADESCOPE=1: also outputs/autograder-02.zip, the Gradescope autograder)"
 	@echo "make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1] [TIMEOUT=900] [NOTEBOOKS=01,02]"
 
 $(STAMP): requirements.txt pyproject.toml
@@ -95,12 +97,21 @@ handouts: $(STAMP)
 	$(PY) -m gan_kit handouts
 
 release: $(STAMP)
-	$(PY) -m gan_kit release $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+	$(PY) -m gan_kit release $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(if $(GRADESCOPE),--gradescope) \
+		$(if $(PAST_SOLUTIONS),--past-solutions)
 
 OUT      ?= outputs/grades
 JOBS     ?= 1
 TIMEOUT  ?= 900
+# MEMORY=4G / PROCESSES=256: per-job limits (default: a share of the machine).
+# MARKS=file: instead of grading, merge a TA's filled-in marks.csv (OUT/manual/marks.csv) into OUT's grades
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1]"; exit 2; }
+ifneq ($(MARKS),)
+	$(PY) -m gan_kit grade --merge-manual "$(MARKS)" --out "$(OUT)"
+else
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [OUT=outputs/grades] [JOBS=1]," \
+		"or make grade MARKS=marks.csv [OUT=outputs/grades] to merge a TA's marks"; exit 2; }
 	$(PY) -m gan_kit grade "$(SUBMISSIONS)" --out "$(OUT)" --jobs $(JOBS) --timeout $(TIMEOUT) \
-		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS))
+		$(if $(NOTEBOOKS),--notebooks $(NOTEBOOKS)) $(if $(MEMORY),--memory-limit $(MEMORY)) \
+		$(if $(PROCESSES),--process-limit $(PROCESSES))
+endif

@@ -102,12 +102,25 @@ def main(argv: list[str] | None = None) -> int:
                               "with the package's own answers to every exercise (a warning lists them)")
     release.add_argument("--out", help="release folder (default outputs/release-NN, or outputs/release without "
                                        "--assignment); the zip is FOLDER.zip")
+    release.add_argument("--gradescope", action="store_true",
+                         help="also the assignment's Gradescope autograder, autograder-NN.zip beside the release's "
+                              "zip (instructor only: it holds the solution notebook)")
+    release.add_argument("--past-solutions", action="store_true",
+                         help="the notebooks before the assignment go as their solutions (code and model answers, "
+                              "no hidden tests) instead of handouts")
     grade = sub.add_parser("grade", help="run students' notebooks with the hidden tests: grades.csv, feedback")
-    grade.add_argument("submissions", help="a folder with one sub-folder of notebooks per student")
+    grade.add_argument("submissions", nargs="?", help="a folder with one sub-folder of notebooks per student")
+    grade.add_argument("--merge-manual", metavar="MARKS_CSV",
+                       help="instead of grading: merge a TA's filled-in OUT/manual/marks.csv into OUT/grades.csv and "
+                            "OUT/summary.csv (no notebook is run)")
     grade.add_argument("--out", default="outputs/grades", help="where grades.csv, summary.csv, feedback/ go")
     grade.add_argument("--jobs", type=int, default=1, help="notebooks graded at once, one process each")
     grade.add_argument("--timeout", type=float, default=900, help="seconds one notebook may run in all")
     grade.add_argument("--notebooks", help="comma-separated notebook names or prefixes (default: all graded)")
+    grade.add_argument("--memory-limit", metavar="SIZE",
+                       help="memory of one job, e.g. 4G (default: a share of the machine's, at most 16G)")
+    grade.add_argument("--process-limit", type=int, metavar="N",
+                       help="processes and threads of one job (default: 512, more with many cores)")
     bench = sub.add_parser("bench", help="kit fit() vs a plain tf.function loop, GFLOP/s vs matmul")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--steps", type=int, default=5, help="train steps per timed repetition")
@@ -194,20 +207,40 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "release":
             release_mod = _instructor("release")
-            folder, archive = release_mod.build_release(".", args.out, assignment=args.assignment)
+            build = _instructor("gradescope").release_with_autograder if args.gradescope else \
+                release_mod.build_release
+            folder, archive, *grader_zip = build(".", args.out, assignment=args.assignment,
+                                                 past_solutions=args.past_solutions)
             if args.assignment is None:
                 print("warning: the whole course at once: the student package keeps the kit's own answers to "
                       "these exercises:\n  " + "\n  ".join(release_mod.given_away(".")) +
                       "\nRelease one assignment at a time (--assignment NN) to keep them out.", file=sys.stderr)
             print(f"student release: {folder} and {archive}")
+            if grader_zip:
+                print(f"Gradescope autograder (upload it yourself; it holds the solution): {grader_zip[0]}")
+            return 0
+        if args.command == "grade" and args.merge_manual and args.submissions:
+            raise ValueError("grade takes SUBMISSIONS (grade the notebooks) or --merge-manual MARKS_CSV (merge a TA's "
+                             "marks), not both: run them one after the other.")
+        if args.command == "grade" and args.merge_manual:
+            merged = _instructor("manual").merge_marks(args.merge_manual, args.out)
+            marked = sum(r.status == "marked" for r in merged)
+            pending = sum(r.status == "pending" for r in merged)
+            print(f"{args.merge_manual} merged: {marked} written answer(s) marked, {pending} still pending: "
+                  f"{Path(args.out) / 'grades.csv'}, {Path(args.out) / 'summary.csv'}")
             return 0
         if args.command == "grade":
             grade_all = _instructor("grading").grade
 
+            if not args.submissions:
+                raise ValueError("grade needs SUBMISSIONS, the folder of the students' folders (or --merge-manual "
+                                 "MARKS_CSV to merge a TA's marks).")
             rows = grade_all(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
-                             only=_columns(args.notebooks or ""))
+                             only=_columns(args.notebooks or ""), memory_limit=args.memory_limit,
+                             process_limit=args.process_limit)
             print(f"{len({r.student for r in rows})} student(s) graded: {Path(args.out) / 'grades.csv'}, "
-                  f"{Path(args.out) / 'summary.csv'}, {Path(args.out) / 'feedback'}")
+                  f"{Path(args.out) / 'summary.csv'}, {Path(args.out) / 'feedback'}; class report: "
+                  f"{Path(args.out) / 'report.html'}")
             return 0
         if args.command == "bench" and args.quality:
             run_quality = _instructor("quality").run_quality

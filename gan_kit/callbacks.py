@@ -15,7 +15,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import diagnostics, runs
+from . import diagnostics, exercises, runs
 from .images import save_image_grid
 from .metrics import maths
 from .metrics.reference import check_extractor
@@ -332,7 +332,8 @@ class MetricsCallback(keras.callbacks.Callback):
         fake = self.extractor.features(batches)
         logs["fid"] = maths.frechet_distance(self.reference.mu, self.reference.sigma, *maths.feature_statistics(fake))
         logs["kid"], _ = maths.kid_from_features(self.reference.features, fake, subsets=self.kid_subsets,
-                                                 subset_size=1000, seed=self.seed)
+                                                 subset_size=1000, seed=self.seed,
+                                                 mmd2=exercises.answer("kid_from_features"))
 
 
 class DiagnosticsCallback(keras.callbacks.Callback):

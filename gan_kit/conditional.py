@@ -80,7 +80,7 @@ def balanced_sampler(generator: keras.Model, num_classes: int | None = None) -> 
 
     Args:
         generator: a model from ``models.build_conditional_generator`` (inputs ``[z, label]``).
-        num_classes: K (read from the generator's ``label_one_hot`` layer when None).
+        num_classes: K (read from the generator when None).
 
     Returns:
         A ``keras.Model`` mapping (batch, latent_dim) noise to images, sharing the generator's weights.

@@ -7,6 +7,9 @@ piece, in every run the notebook starts (``train``, sweeps, the lab), instead of
 
     exercises.use(gradient_penalty=gradient_penalty)   # notebook 03: WGAN-GP runs use this penalty
     exercises.use(reparameterize=reparameterize, kl_divergence=kl_divergence)   # notebook 05: the VAE's terms
+    exercises.use(kid_from_features=kid_from_features)   # notebook 06: KID's estimate on each subset
+    exercises.use(prepare_image=prepare_image)   # notebook 07: how image-folder files become training images
+    exercises.use(conditional_input=conditional_input)   # notebook 08: the conditional generator's input
 
 | name | signature | used by |
 | --- | --- | --- |
@@ -14,6 +17,10 @@ piece, in every run the notebook starts (``train``, sweeps, the lab), instead of
 | ``reparameterize`` | ``(mean, log_var, eps) -> z`` (TensorFlow ops) | the VAE's sampling (``vae.VAE``) |
 | ``kl_divergence`` | ``(mean, log_var) -> per-example KL`` (TensorFlow ops) | the VAE's loss (``vae.VAE``) |
 | ``fid_from_features`` | ``(real_features, fake_features) -> float`` | FID in ``metrics.evaluate`` |
+| ``kid_from_features`` | ``(real_features, fake_features) -> float`` (one subset) | KID in ``metrics.evaluate`` |
+| ``compare_at_equal_steps`` | ``(histories, metric) -> (step, values)`` | ``compare.at_equal_steps`` |
+| ``prepare_image`` | ``(image, size) -> float32 (size, size, 3) in [-1, 1]`` | the ``image_folder`` dataset |
+| ``conditional_input`` | ``(z, labels, num_classes) -> [z, one_hot]`` (TF ops) | ``models.ConditionalInput`` |
 
 The registry lives in the Python process: runs started in other processes (``parallel`` sweeps) use the kit's
 own implementation, and say so in their log. ``exercises.clear()`` forgets every answer.
@@ -29,8 +36,12 @@ __all__ = ["EXERCISES", "answer", "clear", "registered", "use", "using"]
 EXERCISES: dict[str, str] = {  # name -> the notebook whose exercise it is
     "fid_from_features": "01_gan_theory",
     "gradient_penalty": "03_stabilizing_gans",
+    "compare_at_equal_steps": "04_hyperparameters",
     "reparameterize": "05_gan_vs_vae",
     "kl_divergence": "05_gan_vs_vae",
+    "kid_from_features": "06_evaluating_gans",
+    "prepare_image": "07_cifar100_and_custom_data",
+    "conditional_input": "08_conditional_gan",
 }
 _ANSWERS: dict[str, Callable] = {}
 

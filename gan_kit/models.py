@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import keras
 from keras import layers
 
+from . import exercises
 from .config import VAE_SIZES
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ LOGITS_LAYER = "logits"  # the VAE decoder's pre-activation output
 
 __all__ = [
     "CONDITIONINGS",
+    "ConditionalInput",
     "LOGITS_LAYER",
     "MinibatchStdDev",
     "build_conditional_discriminator",
@@ -40,6 +42,7 @@ __all__ = [
     "build_models",
     "build_toy_discriminator",
     "build_toy_generator",
+    "conditional_input",
     "precision",
 ]
 
@@ -240,6 +243,37 @@ def build_models(config: Config) -> tuple[keras.Sequential, keras.Sequential]:
 
 
 # ------------------------------------------------------------------ conditional variants (notebook 08)
+def conditional_input(z, labels, num_classes: int):
+    """The conditional generator's input: the noise ``z`` (batch, latent_dim) joined with the one-hot vector of each
+    integer label, float32 of shape (batch, latent_dim + num_classes)."""
+    # BEGIN SOLUTION 08 conditional_input
+    one_hot = keras.ops.one_hot(keras.ops.cast(labels, "int32"), int(num_classes), dtype="float32")
+    return keras.ops.concatenate([keras.ops.cast(z, "float32"), one_hot], axis=-1)
+    # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package="gan_kit")
+class ConditionalInput(layers.Layer):
+    """The conditional generator's first layer: ``[z, label]`` to ``conditional_input(z, label, num_classes)``,
+    computed by the student's function when notebook 08 registered one (``gan_kit.exercises``), else by the kit's."""
+
+    def __init__(self, num_classes: int, **kwargs):
+        super().__init__(**{**kwargs, "autocast": False})  # the answer sees float32 noise under mixed precision too
+        self.num_classes = int(num_classes)
+
+    def call(self, inputs):
+        z, labels = inputs
+        join = exercises.answer("conditional_input") or conditional_input
+        joined = join(keras.ops.cast(z, "float32"), keras.ops.cast(labels, "int32"), self.num_classes)
+        return keras.ops.cast(joined, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        z_shape = tuple(input_shape[0])
+        return (*z_shape[:-1], None if z_shape[-1] is None else z_shape[-1] + self.num_classes)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
 
 def build_conditional_generator(
     num_classes: int,
@@ -253,8 +287,8 @@ def build_conditional_generator(
 ) -> keras.Model:
     """Class-conditional DCGAN generator (Mirza & Osindero 2014): z joined with the one-hot label.
 
-    Inputs ``z`` (batch, latent_dim) and ``label`` (batch,) integers. The label becomes a
-    one-hot vector (layer ``label_one_hot``), is concatenated to z (layer ``joined``), and
+    Inputs ``z`` (batch, latent_dim) and ``label`` (batch,) integers. The layer ``joined``
+    (``ConditionalInput``: notebook 08's exercise) concatenates z and the label's one-hot vector, and
     ``build_generator``'s Sequential blocks (layer ``generator_body``, latent size
     ``latent_dim + num_classes``) map the joined vector to an image. The body's first Dense
     layer multiplies the one-hot part by its own weights, so each class gets a learned
@@ -276,8 +310,7 @@ def build_conditional_generator(
     num_classes = int(num_classes)
     z = keras.Input(shape=(latent_dim,), name="z")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-    joined = layers.Concatenate(name="joined")([z, one_hot])
+    joined = ConditionalInput(num_classes, name="joined")([z, label])
     body = build_generator(latent_dim + num_classes, image_shape, width, refine, upsample, name="generator_body",
                            to_image=to_image)
     return keras.Model([z, label], body(joined), name=name)

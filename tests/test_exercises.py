@@ -85,3 +85,25 @@ def test_evaluation_uses_the_registered_fid():
     assert metrics.evaluate_features(real, fake)["fid"] == 42.0
     exercises.clear()
     assert metrics.evaluate_features(real, fake)["fid"] == pytest.approx(metrics.fid_from_features(real, fake))
+
+
+def test_the_conditional_gan_trains_with_the_registered_input(tmp_path):
+    from gan_kit.training import train
+
+    calls = []
+
+    def conditional_input(z, labels, num_classes):
+        calls.append(num_classes)
+        return tf.concat([z, 2.0 * tf.one_hot(labels, num_classes)], axis=-1)  # a scale only this answer has
+
+    exercises.use(conditional_input=conditional_input)
+    cfg = for_profile("smoke", dataset="digits", conditional=True, epochs=1, steps_per_epoch=2, batch_size=16,
+                      output_dir=str(tmp_path), num_classes=10)
+    run = train(cfg, verbose=0)
+    assert run.status == "finished" and calls and set(calls) == {10}
+    joined = run.gan.generator.get_layer("joined")
+    out = np.asarray(joined([np.zeros((2, cfg.latent_dim), "float32"), np.array([3, 9], "int32")]))
+    assert out[:, cfg.latent_dim:].max() == 2.0  # the layer still computes the registered answer after training
+    exercises.clear()
+    out = np.asarray(joined([np.zeros((2, cfg.latent_dim), "float32"), np.array([3, 9], "int32")]))
+    assert np.array_equal(out[:, cfg.latent_dim:], np.eye(10)[[3, 9]])  # and the kit's own without one

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 
 from gan_kit.__main__ import main
-from gan_kit.instructor.grading import COLUMNS, SUMMARY_COLUMNS, grade, hidden_test_rows
+from gan_kit.instructor.grades import COLUMNS, SUMMARY_COLUMNS
+from gan_kit.instructor.grading import grade, hidden_test_rows
 from gan_kit.instructor.handouts import HiddenTest, make_handout
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,9 +63,11 @@ def _csv(path: Path) -> list[dict]:
 
 
 def _by_student(out: Path) -> dict[str, dict[str, dict]]:
+    """The rows of grades.csv by student and exercise, less the written answers awaiting a TA (test_manual.py)."""
     rows: dict[str, dict[str, dict]] = {}
     for row in _csv(out / "grades.csv"):
-        rows.setdefault(row["student"], {})[row["exercise"]] = row
+        if row["status"] != "pending":
+            rows.setdefault(row["student"], {})[row["exercise"]] = row
     return rows
 
 
@@ -130,13 +133,14 @@ def test_the_csv_files(ordinary):
     grades = _csv(out / "grades.csv")
     assert list(grades[0]) == COLUMNS == ["student", "notebook", "exercise", "points", "max_points", "status",
                                           "message"]
-    assert len(grades) == len(rows) == 6 * 2 and {r["notebook"] for r in grades} == {NAME}
-    assert {r["status"] for r in grades} <= {"pass", "fail", "error", "timeout", "missing"}
+    # two hidden tests and one written answer (01-reading, 3 points, pending where the notebook could be read)
+    assert len(grades) == len(rows) == 6 * 3 and {r["notebook"] for r in grades} == {NAME}
+    assert {r["status"] for r in grades} <= {"pass", "fail", "error", "timeout", "missing", "pending"}
     summary = {r["student"]: r for r in _csv(out / "summary.csv")}
     assert list(next(iter(summary.values()))) == SUMMARY_COLUMNS
-    assert {s: (r["total"], r["max_points"]) for s, r in summary.items()} == {
-        "corrupt": ("0", "3"), "half": ("1", "3"), "missing": ("0", "3"), "quick": ("1", "3"), "untouched": ("0", "3"),
-        "wrong_shape": ("0", "3")}
+    assert {s: (r["total"], r["max_points"], r["pending_points"]) for s, r in summary.items()} == {
+        "corrupt": ("0", "6", "0"), "half": ("1", "6", "3"), "missing": ("0", "6", "0"), "quick": ("1", "6", "3"),
+        "untouched": ("0", "6", "3"), "wrong_shape": ("0", "6", "3")}
 
 
 # Tries what a hostile or careless submission might do outside its scratch folder. Layer 1 (the audit hook)

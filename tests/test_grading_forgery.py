@@ -18,7 +18,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from gan_kit.instructor.grading import course_tests, grade, release_packages
+from gan_kit.instructor.grades import course_tests
+from gan_kit.instructor.grading import grade, release_packages
 from gan_kit.instructor.handouts import make_handout
 from gan_kit.instructor.verdicts import full_fixture, hidden_calls
 

@@ -11,7 +11,15 @@ import pytest
 
 from gan_kit.instructor import release
 from gan_kit.instructor.handouts import solution_notebooks
-from gan_kit.instructor.leaks import MIN_LENGTH, course_secrets, files_under, package_source, scan, zip_members
+from gan_kit.instructor.leaks import (
+    MIN_LENGTH,
+    course_secrets,
+    files_under,
+    package_source,
+    rubric_secrets,
+    scan,
+    zip_members,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,8 +71,10 @@ def test_no_secret_of_a_solution_notebook_is_in_the_release(built):
     folder, archive = built
     found = release.release_secrets(solution_notebooks(REPO / "notebooks"), REPO / "gan_kit", None)
     assert MIN_LENGTH == 25 and all(len(s.text) >= MIN_LENGTH for s in found)
-    assert {s.kind for s in found} == {"solution", "hidden-test", "answer"}
-    assert set(found) <= set(course_secrets(solution_notebooks(REPO / "notebooks")))
+    assert {s.kind for s in found} == {"solution", "hidden-test", "answer", "rubric"}
+    books = solution_notebooks(REPO / "notebooks")
+    rubrics = {s for path in books for s in rubric_secrets(nbformat.read(path, as_version=4), path.name)}
+    assert rubrics and set(found) <= set(course_secrets(books)) | rubrics
     files = [*files_under(folder), *zip_members(archive)]
     assert any(name.endswith(".ipynb") for name, _ in files) and any("!" in name for name, _ in files)
     leaks = scan(files, found, exempt=package_source(REPO / "gan_kit"))

@@ -17,7 +17,8 @@ import nbformat
 import pytest
 
 from gan_kit.instructor import release
-from gan_kit.instructor.grading import course_tests, grade
+from gan_kit.instructor.grades import course_tests
+from gan_kit.instructor.grading import grade
 from gan_kit.instructor.handouts import EXERCISE, tags
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,7 +50,8 @@ def test_a_finished_notebook_grades_to_full_marks_with_no_error_in_any_cell(numb
     nbformat.write(submission, tmp_path / "submissions" / "finished" / name)
     rows = grade(tmp_path / "submissions", tmp_path / "grades", notebooks_dir=REPO / "notebooks", timeout=900,
                  only=[f"{number:02d}"])
-    assert rows and all(r.status == "pass" and r.points == r.max_points for r in rows), rows
+    tests = [r for r in rows if r.status != "pending"]  # the written answers await a TA's mark
+    assert tests and all(r.status == "pass" and r.points == r.max_points for r in tests), rows
     cells = json.loads((tmp_path / "grades" / "feedback" / "finished" / f"{NOTEBOOKS[number]}.cells.json")
                        .read_text())
     failed = {i: c for i, c in cells["cells"].items() if c["status"] != "ok"}

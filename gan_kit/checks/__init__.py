@@ -14,18 +14,22 @@ fixture)`` (runs the student's code, returns NumPy arrays) then ``judge_<name>(o
 | exercise | notebook | check |
 | --- | --- | --- |
 | FID from features | 01, 06 | ``check_fid`` |
+| KID from features | 06 | ``check_kid`` |
 | the toy GAN's training step | 01 | ``check_toy_step`` |
 | story 1's generator / discriminator | 02 | ``check_generator``, ``check_discriminator`` |
 | the BCE losses | 02 | ``check_gan_losses`` |
 | story 1's training step | 02 | ``check_train_step`` |
 | the gradient penalty | 03 | ``check_gradient_penalty`` |
+| runs at an equal number of steps | 04 | ``check_compare_at_equal_steps`` |
 | reparameterization, KL | 05 | ``check_reparameterize``, ``check_kl`` |
+| preparing an image-folder file | 07 | ``check_prepare_image`` |
 | the conditional input | 08 | ``check_conditional_input`` |
 """
 
 from __future__ import annotations
 
 from ._base import CheckFailed, KitCallError, kit_disabled
+from .equal_steps import check_compare_at_equal_steps
 from .fixtures import FixtureMissing
 from .formulas import (
     check_conditional_input,
@@ -35,20 +39,25 @@ from .formulas import (
     check_kl,
     check_reparameterize,
 )
+from .kid import check_kid
 from .networks import check_discriminator, check_generator, discriminator_spec, generator_spec
+from .preparation import check_prepare_image
 from .steps import check_toy_step, check_train_step
 
 __all__ = [
     "CheckFailed",
     "FixtureMissing",
     "KitCallError",
+    "check_compare_at_equal_steps",
     "check_conditional_input",
     "check_discriminator",
     "check_fid",
     "check_gan_losses",
     "check_generator",
     "check_gradient_penalty",
+    "check_kid",
     "check_kl",
+    "check_prepare_image",
     "check_reparameterize",
     "check_toy_step",
     "check_train_step",

@@ -20,9 +20,10 @@ A check with one case still has a list of one. Output names per check: ``gan_los
 ``generator_loss``; ``gradient_penalty``: three cases (alpha given: ``penalty``; alpha drawn by the answer:
 ``penalty_table``, each example's term on a grid of alphas; a flat critic: ``penalty``), critics stored as
 ``[{"kernel", "bias"?, "activation"?}, ...]``; ``reparameterize``: ``z``; ``kl``: ``kl``; ``fid``: ``fid``
-(a case without ``b`` compares ``a`` with itself); ``conditional_input``: ``joined`` (the mistake's text is
-the whole message); ``train_step`` / ``toy_step``: inputs ``generator`` / ``discriminator`` (starting weights in
-``get_weights()`` order), ``trainable`` (a flag per weight), ``real``, ``noise``, the two learning rates;
+(a case without ``b`` compares ``a`` with itself); ``kid``: ``kid`` (the same inputs); ``conditional_input``:
+``joined`` (the mistake's text is the whole message); ``train_step`` / ``toy_step``: inputs ``generator`` /
+``discriminator`` (starting weights in ``get_weights()`` order), ``trainable`` (a flag per weight), ``real``,
+``noise``, the two learning rates;
 expected: the weights after one step and the logged losses; mistakes: ``{"weights": {text: {"generator": [...],
 "discriminator": [...]}}}``.
 """
@@ -42,8 +43,9 @@ FIXTURE_DIR = Path(__file__).with_name("fixtures")
 FORMAT = 1
 # The seed (or, for conditional_input, the class count) each check uses by default: what a release ships.
 PUBLIC_SEEDS: dict[str, list[int | None]] = {
-    "gan_losses": [None], "gradient_penalty": [0], "reparameterize": [None], "kl": [None], "fid": [0],
-    "conditional_input": [10, 7], "train_step": [0], "toy_step": [0],
+    "gan_losses": [None], "gradient_penalty": [0], "reparameterize": [None], "kl": [None], "fid": [0], "kid": [0],
+    "conditional_input": [10, 7], "train_step": [0], "toy_step": [0], "equal_steps": [0],
+    "prepare_image": [0],
 }
 _MEMO: dict[tuple[str, int | None], dict[str, Any]] = {}  # fixtures built in memory from the instructor's references
 

@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from . import fixtures, formulas, networks, steps
+from . import equal_steps, fixtures, formulas, kid, networks, preparation, steps
 
-__all__ = ["RECORD_ENV", "check_conditional_input", "check_discriminator", "check_fid", "check_gan_losses",
-           "check_generator", "check_gradient_penalty", "check_kl", "check_reparameterize", "check_toy_step",
-           "check_train_step", "record_key"]
+__all__ = ["RECORD_ENV", "check_compare_at_equal_steps", "check_conditional_input", "check_discriminator",
+           "check_fid", "check_gan_losses",
+           "check_generator", "check_gradient_penalty", "check_kid", "check_kl", "check_prepare_image",
+           "check_reparameterize", "check_toy_step", "check_train_step", "record_key"]
 
 RECORD_ENV = "GAN_KIT_RECORD_DIR"
 
@@ -73,10 +74,28 @@ def check_fid(fid_from_features: Callable, seed: int = 0) -> None:
     _formula("fid", seed, {"fid_from_features": fid_from_features}, record_key("fid", seed=seed))
 
 
+def check_kid(kid_from_features: Callable, seed: int = 0) -> None:
+    """Record the KID estimates on the grader's feature sets."""
+    _write(record_key("kid", seed=seed), kid.collect_kid({"kid_from_features": kid_from_features},
+                                                          fixtures.load("kid", seed)))
+
+
 def check_conditional_input(conditional_input: Callable, num_classes: int = 10) -> None:
     """Record the joined inputs for the grader's class count."""
     _formula("conditional_input", num_classes, {"conditional_input": conditional_input},
              record_key("conditional_input", num_classes=num_classes))
+
+
+def check_prepare_image(prepare_image: Callable, seed: int = 0) -> None:
+    """Record the prepared images of the grader's image files."""
+    _write(record_key("prepare_image", seed=seed), preparation.collect_prepare_image(
+        {"prepare_image": prepare_image}, fixtures.load("prepare_image", seed)))
+
+
+def check_compare_at_equal_steps(compare_at_equal_steps: Callable, seed: int = 0) -> None:
+    """Record the step and values on the grader's histories."""
+    _write(record_key("equal_steps", seed=seed), equal_steps.collect_equal_steps(
+        {"compare_at_equal_steps": compare_at_equal_steps}, fixtures.load("equal_steps", seed)))
 
 
 def check_train_step(make_train_step: Callable, seed: int = 0) -> None:

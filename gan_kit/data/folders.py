@@ -1,6 +1,7 @@
 """Folders of image files (dataset ``image_folder``): one sub-folder per class or the images directly inside,
-decoded with Pillow to grayscale or RGB (16-bit and float modes scaled down, transparency composited on white),
-center-cropped and resized to a square; unreadable files are skipped with one warning that names them.
+decoded with Pillow (16-bit and float modes scaled down), then prepared by :func:`prepare_image` (notebook 07's
+exercise: transparency composited on white, grayscale as RGB, center-cropped, resized to a square, scaled to
+[-1, 1]) and stored as uint8; unreadable files are skipped with one warning that names them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import exercises
+from ..images import to_uint8
 from .catalog import DatasetError
+from .transforms import _to_channels
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -29,7 +33,9 @@ def _image_files(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+def _pixels(img: Image.Image) -> np.ndarray:
+    """A decoded image as uint8 H x W x C: C = 1 (grayscale), 3 (RGB) or 4 (RGBA, for any image with
+    transparency); 16-bit and float modes are scaled down to 8 bits."""
     from PIL import Image
 
     if img.mode.startswith("I;16"):
@@ -40,39 +46,67 @@ def _to_mode(img: Image.Image, channels: int) -> Image.Image:
             values = values / 257.0
         img = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    if has_alpha:
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return img.convert("L" if channels == 1 else "RGB")
+    mode = "RGBA" if has_alpha else "L" if img.mode in ("1", "L") else "RGB"
+    array = np.asarray(img.convert(mode), dtype=np.uint8)
+    return array[..., None] if array.ndim == 2 else array
 
 
-def _square_resize(img: Image.Image, size: int) -> Image.Image:
+def prepare_image(image: np.ndarray, size: int) -> np.ndarray:
+    """One decoded image (uint8 H x W x C, C = 1, 3 or 4) as the model's input: transparency composited on white,
+    grayscale repeated to RGB, the centre square cropped, resized to ``size`` x ``size`` (Lanczos when shrinking,
+    bilinear when enlarging) and scaled to float32 in [-1, 1]: shape (size, size, 3)."""
+    # BEGIN SOLUTION 07 prepare_image
     from PIL import Image
 
-    width, height = img.size
+    pixels = np.asarray(image, dtype=np.uint8)
+    height, width, channels = pixels.shape
+    if channels == 4:
+        white = Image.new("RGBA", (width, height), (255, 255, 255, 255))
+        img = Image.alpha_composite(white, Image.fromarray(pixels, "RGBA")).convert("RGB")
+    else:
+        img = Image.fromarray(pixels[..., 0], "L").convert("RGB") if channels == 1 else Image.fromarray(pixels, "RGB")
     side = min(width, height)
-    if width != height:
-        left, top = (width - side) // 2, (height - side) // 2
-        img = img.crop((left, top, left + side, top + side))
+    left, top = (width - side) // 2, (height - side) // 2
+    img = img.crop((left, top, left + side, top + side))
     if side != size:
-        resample = Image.Resampling.LANCZOS if side > size else Image.Resampling.BILINEAR
-        img = img.resize((size, size), resample)
-    return img
+        img = img.resize((size, size), Image.Resampling.LANCZOS if side > size else Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / np.float32(127.5) - np.float32(1.0)
+    # END SOLUTION
+
+
+def _checked(prepared: object, size: int, who: str) -> np.ndarray:
+    """What a ``prepare_image`` returned, as float32 (size, size, 3); ``ValueError`` naming the problem otherwise."""
+    if prepared is None:
+        raise ValueError(f"{who} returned None: return the prepared image (did you forget the return statement?).")
+    array = np.asarray(prepared.numpy() if hasattr(prepared, "numpy") else prepared)
+    if array.shape != (size, size, 3):
+        raise ValueError(f"{who} returned an array of shape {array.shape}; the image folder needs ({size}, {size}, 3): "
+                         "a centre square, resized to the image size, with 3 channels (RGB).")
+    if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+        raise ValueError(f"{who} returned {array.dtype} values{'' if np.isfinite(array).all() else ' with NaN'}; "
+                         "the image folder needs finite floats in [-1, 1] (pixel / 127.5 - 1).")
+    if array.min() < -1.01 or array.max() > 1.01:
+        raise ValueError(f"{who} returned values from {array.min():.3g} to {array.max():.3g}; the image folder needs "
+                         "floats in [-1, 1] (pixel / 127.5 - 1).")
+    return array.astype(np.float32)
 
 
 def _decode_image(path: Path, size: int, channels: int) -> np.ndarray | None:
+    """The image file as uint8 (size, size, channels), prepared by the student's ``prepare_image`` when notebook 07
+    registered one (:mod:`gan_kit.exercises`), else by the kit's; None when the file is not a readable image."""
     from PIL import Image
 
     try:
         with Image.open(path) as img:
             img.seek(0)
             img.load()
-            out = _square_resize(_to_mode(img, channels), size)
-            array = np.asarray(out, dtype=np.uint8)
+            pixels = _pixels(img)
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, Image.DecompressionBombError):
         return None
-    return array[..., None] if array.ndim == 2 else array
+    student = exercises.answer("prepare_image")
+    who = "your prepare_image (registered with exercises.use)" if student else "prepare_image"
+    array = to_uint8(_checked((student or prepare_image)(pixels, size), size, who))
+    return _to_channels(array, 1) if channels == 1 else array
 
 
 def _read_image_folder(

@@ -4,23 +4,27 @@
 (``alice/02_dcgan_cifar10.ipynb``). The exercises and their points are the ``hidden-test`` cells of the solution
 notebooks (``notebooks/``). Each (student, notebook) is a job: a scratch copy (:mod:`.sandbox`) where the
 student's cells run under the smoke profile, followed by the hidden tests, in a process of its own
-(:mod:`.runner`) with a time limit for the whole notebook; ``jobs`` of them run at once.
+(:mod:`.runner`) with a time limit for the whole notebook, a memory limit and a process limit (:mod:`.limits`:
+the job's own cgroup where the grader's is writable, rlimits otherwise); ``jobs`` of them run at once.
 
 A hidden test's status: ``pass`` (its cell ran without an error: its points), ``fail`` (it raised ``CheckFailed``,
 ``AssertionError`` or the stub's ``NotImplementedError``), ``error`` (any other exception, a kernel that died, a
 file that is not a notebook), ``timeout`` (the notebook's time limit was reached before or while the test ran),
-``missing`` (no such notebook). Nothing a submission does stops the batch.
+``missing`` (no such notebook), ``memory`` / ``processes`` (the job went over that limit: the OOM killer took its
+kernel or a cell raised ``MemoryError``, or a fork or thread was refused; the job is stopped, and every test that
+had not passed gets the status, with a message naming the limit). Nothing a submission does stops the batch.
 
 Writes ``OUT/grades.csv`` (student, notebook, exercise, points, max_points, status, message),
-``OUT/summary.csv`` (student, total, max_points), ``OUT/feedback/<student>/<notebook>.html`` (the executed
-notebook, a table of the results first and each hidden test's output at the end) and, beside each page,
-``<notebook>.cells.json`` (each cell's status: ``ok``, ``error`` with the exception, ``timeout``, ``not-run``).
+``OUT/summary.csv`` (student, total, max_points, pending_points), ``OUT/feedback/<student>/<notebook>.html``
+(the executed notebook, a table of the results first and each hidden test's output at the end) and, beside each page,
+``<notebook>.cells.json`` (each cell's status: ``ok``, ``error`` with the exception, ``timeout``, ``not-run``);
+``OUT/report.html`` is the class at a glance (:mod:`.class_report`). Each written answer (an ``answer`` cell) gets a
+``pending`` row and a place on the TA's page, ``OUT/manual/`` (:mod:`.manual`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import html
 import json
 import os
@@ -33,54 +37,22 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .handouts import HiddenTest, clear_outputs, hidden_tests, is_selected, solution_notebooks
+from .class_report import write_class_report
+from .grades import Row, read_submission, write_csvs
+from .handouts import HiddenTest, clear_outputs
+from .limits import JobLimits, Limits, cgroup_parents, describe, job_limits
 from .sandbox import Scratch, claimed_uid, make_scratch, privileges
 from .verdicts import hidden_calls, judge, recording_source, write_inputs
 
-STATUSES = ("pass", "fail", "error", "timeout", "missing")
 FAILURES = {"CheckFailed", "AssertionError", "NotImplementedError"}
 GRADE_KEY = "gan_kit_grade"
-MAX_NOTEBOOK_BYTES = 50 * 2**20
 GRACE = 60  # seconds past the time limit before the grader kills a job that did not stop by itself
 MESSAGE_LINES, MESSAGE_CHARS = 4, 400
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of grades.csv."""
-
-    student: str
-    notebook: str
-    exercise: str
-    points: int
-    max_points: int
-    status: str
-    message: str
-
-
-COLUMNS = [f.name for f in fields(Row)]
-SUMMARY_COLUMNS = ["student", "total", "max_points"]
-
-
-def course_tests(notebooks_dir: str | Path = "notebooks", only: Iterable[str] | None = None) -> dict[str, list]:
-    """``{notebook file name: [HiddenTest, ...]}`` for the solution notebooks that have hidden tests; ``only``:
-    names or prefixes (``01``, ``02_dcgan``) to keep."""
-    wanted = [w.strip() for w in only or [] if w.strip()]
-    tests = {}
-    for path in solution_notebooks(notebooks_dir):
-        if wanted and not is_selected(path.name, wanted):
-            continue
-        found = hidden_tests(nbformat.read(path, as_version=4), path.name)
-        if found:
-            tests[path.name] = found
-    if wanted and not tests:
-        raise ValueError(f"no solution notebook with hidden tests matches {', '.join(wanted)} in {notebooks_dir}.")
-    return tests
 
 
 def _message(text: str) -> str:
@@ -133,24 +105,6 @@ def grading_notebook(submission: nbformat.NotebookNode, tests: list[HiddenTest],
         indexes.append(len(notebook.cells) - 1)
     nbformat.validate(notebook)
     return notebook, indexes
-
-
-def read_submission(path: Path) -> nbformat.NotebookNode:
-    """A submitted notebook; ``ValueError`` saying why when it is not one."""
-    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        raise ValueError(f"larger than {MAX_NOTEBOOK_BYTES // 2**20} MiB, not a notebook")
-    try:
-        content = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
-    try:
-        if not isinstance(content, dict) or not isinstance(content.get("cells"), list):
-            raise ValueError("it has no list of cells")
-        notebook = nbformat.reads(json.dumps(content), as_version=4)
-        nbformat.validate(notebook)
-    except Exception as exc:  # nbformat's reader and validator raise many types
-        raise ValueError(f"not a valid notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-    return notebook
 
 
 def hidden_test_rows(student: str, notebook: str, tests: list[HiddenTest], indexes: list[int], result: dict,
@@ -258,6 +212,8 @@ class Batch:
     drop_root: bool | None  # None: not root; else whether the job uid keeps the read capability
     lock: threading.Lock
     packages: dict[str, Path] = field(default_factory=dict)  # notebook -> the student package of its release
+    limits: Limits = field(default_factory=lambda: Limits.chosen(1))
+    cgroups: dict[str, Path] | None = None  # where job cgroups are made (limits.cgroup_parents); None: rlimits
 
     def package_for(self, notebook: str) -> Path:
         """The package a job of ``notebook`` imports: the student package of that notebook's release."""
@@ -277,10 +233,13 @@ def _threads(jobs: int) -> dict[str, str]:
     return {"OMP_NUM_THREADS": share, "TF_NUM_INTRAOP_THREADS": share}
 
 
-def _execute(batch: Batch, scratch: Scratch, notebook: nbformat.NotebookNode, log: Path) -> dict:
-    """Run the runner for one job; its answer, or ``{"error": ...}`` if it gave none."""
+def _execute(batch: Batch, scratch: Scratch, notebook: nbformat.NotebookNode, log: Path,
+             limits: JobLimits) -> dict:
+    """Run the runner for one job under its ``limits``; its answer, or ``{"error": ...}`` if it gave none, with
+    ``"limit"``: the limit the job went over, if any."""
     job = {"notebook": notebook, "kernel": batch.kernel, "cwd": str(scratch.notebook.parent),
-           "env": {**scratch.kernel_env(), **_threads(batch.jobs)}, "time_limit": batch.time_limit}
+           "env": {**scratch.kernel_env(), **_threads(batch.jobs)}, "time_limit": batch.time_limit,
+           "rlimits": limits.rlimits()}
     argv = [sys.executable, str(scratch.runner)]
     identity = scratch.identity
     with open(log, "wb") as log_file:
@@ -289,15 +248,53 @@ def _execute(batch: Batch, scratch: Scratch, notebook: nbformat.NotebookNode, lo
                                 stdout=subprocess.PIPE, stderr=log_file, start_new_session=True,
                                 **(identity.popen_kwargs() if identity else {}))
         try:
-            answer, _ = proc.communicate(json.dumps(job).encode(), timeout=batch.time_limit + GRACE)
-        except subprocess.TimeoutExpired:
+            limits.attach(proc.pid)  # the runner waits for its job on stdin: nothing has run yet
+        except OSError:
             _stop(proc)
-            return {"error": "timeout"}
+            raise
+        answer, limit = _communicate(proc, json.dumps(job).encode(), batch.time_limit + GRACE, limits)
+    if answer is None:
+        return {"error": "limit" if limit else "timeout", "limit": limit}
     try:
-        return json.loads(answer)
+        return {**json.loads(answer), "limit": limit}
     except json.JSONDecodeError:
         tail = log.read_bytes()[-2000:].decode("utf-8", errors="replace")
-        return {"error": f"the notebook runner stopped (exit {proc.returncode}) without an answer: {tail}"}
+        return {"error": f"the notebook runner stopped (exit {proc.returncode}) without an answer: {tail}",
+                "limit": limit}
+
+
+POLL = 0.5  # seconds between two looks at a running job's limits
+
+
+def _communicate(proc: subprocess.Popen, data: bytes, timeout: float,
+                 limits: JobLimits) -> tuple[bytes | None, str | None]:
+    """The runner's answer (None when it was stopped) and the limit the job went over (None if none). A job still
+    running after ``timeout`` or over its process limit is stopped at once; one over its memory limit lost its
+    largest process (the kernel) and its runner still answers."""
+    deadline, limit = time.monotonic() + timeout, None
+    while True:
+        try:
+            answer, _ = proc.communicate(data, timeout=POLL)
+            return answer, limit or limits.exceeded()
+        except subprocess.TimeoutExpired:
+            data = None  # sent; a retry must not send it again
+        limit = limit or limits.exceeded()
+        if limit == "processes" or time.monotonic() >= deadline:
+            _stop(proc)
+            return None, limit
+
+
+def over_limit(rows: list[Row], result: dict, limits: Limits, per_process: bool) -> list[Row]:
+    """The rows of a job that went over a limit (the grader saw it, or a cell raised ``MemoryError``): every test
+    that did not pass gets that limit's status and a message naming the limit."""
+    cells = result.get("cells", {}).values()
+    memory = any(c.get("ename") == "MemoryError" or c.get("reason") == "memory" for c in cells)
+    limit = result.get("limit") or ("memory" if memory else None)
+    if limit is None:
+        return rows
+    message = limits.message(limit, per_process)
+    return [r if r.status == "pass" else Row(r.student, r.notebook, r.exercise, 0, r.max_points, limit, message)
+            for r in rows]
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -338,11 +335,12 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
         return rows
     started = time.monotonic()
     uid = claimed_uid(bool(batch.drop_root)) if batch.drop_root is not None else contextlib.nullcontext(None)
-    with uid as identity:
+    with uid as identity, job_limits(batch.limits, batch.cgroups, f"{batch.work.name}-job-{number:04d}",
+                                     identity.uid if identity else None) as limits:
         scratch = make_scratch(batch.work, f"job-{number:04d}", batch.package_for(name), name, path.read_bytes(),
                                batch.unreadable(), identity)
         try:
-            result = _execute(batch, scratch, notebook, batch.work / "logs" / f"job-{number:04d}.log")
+            result = _execute(batch, scratch, notebook, batch.work / "logs" / f"job-{number:04d}.log", limits)
             verdicts = {t.exercise: [judge(call, scratch.record) for call in hidden_calls(t.source)] for t in tests}
         finally:
             shutil.rmtree(scratch.root, ignore_errors=True)
@@ -352,6 +350,7 @@ def grade_notebook(batch: Batch, number: int, student: str, name: str, tests: li
     else:
         rows = [judged(row, verdicts[row.exercise])
                 for row in hidden_test_rows(student, name, tests, indexes, result, batch.time_limit)]
+    rows = over_limit(rows, result, batch.limits, limits.per_process)
     try:
         body = feedback_html(nbformat.from_dict(result["notebook"]), rows, indexes) if "notebook" in result else \
             short_page(student, name, rows, rows[0].message)
@@ -393,30 +392,14 @@ def write_cell_statuses(path: Path, result: dict, hidden: list[int]) -> None:
                     encoding="utf-8")
 
 
-def write_csvs(rows: list[Row], out: Path) -> tuple[Path, Path]:
-    """grades.csv and summary.csv."""
-    grades, summary = out / "grades.csv", out / "summary.csv"
-    with open(grades, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        writer.writerows(astuple(r) for r in rows)
-    totals: dict[str, list[int]] = {}
-    for r in rows:
-        total = totals.setdefault(r.student, [0, 0])
-        total[0] += r.points
-        total[1] += r.max_points
-    with open(summary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(SUMMARY_COLUMNS)
-        writer.writerows([student, *total] for student, total in sorted(totals.items()))
-    return grades, summary
-
-
 def grade(submissions: str | Path, out: str | Path = "outputs/grades", notebooks_dir: str | Path = "notebooks",
           jobs: int = 1, timeout: float = 900, only: Iterable[str] | None = None, kernel: str = "python3",
-          package: str | Path | None = None) -> list[Row]:
+          package: str | Path | None = None, memory_limit: str | int | None = None,
+          process_limit: int | None = None) -> list[Row]:
     """Grade every student folder of ``submissions`` on the hidden tests of ``notebooks_dir``; returns the rows of
-    grades.csv (written with summary.csv and the feedback pages into ``out``)."""
+    grades.csv (written with summary.csv and the feedback pages into ``out``). ``memory_limit`` (bytes, or ``4G``)
+    and ``process_limit`` (processes and threads) bound each job (:mod:`.limits`); by default a share of the
+    machine's memory and 512 or more."""
     submissions, out = Path(submissions).resolve(), Path(out).resolve()
     notebooks_dir = Path(notebooks_dir).resolve()
     if not submissions.is_dir():
@@ -426,19 +409,24 @@ def grade(submissions: str | Path, out: str | Path = "outputs/grades", notebooks
         raise ValueError(f"{submissions} has no student folder (one folder per student, holding their notebooks).")
     if jobs < 1 or timeout <= 0:
         raise ValueError("--jobs must be at least 1 and --timeout positive.")
+    limits = Limits.chosen(jobs, memory_limit, process_limit)
     package = Path(package or Path(__file__).parents[1]).resolve()
     for folder in (submissions, out):
         if any(p == folder or folder in p.parents for p in (package, Path(sys.prefix).resolve(), notebooks_dir)):
             raise ValueError(f"{folder} holds the kit (its package, Python or notebooks), which graded notebooks "
                              "may not read: choose another folder.")
-    tests = course_tests(notebooks_dir, only)
+    from . import manual
+
+    tests, questions = manual.graded_work(notebooks_dir, only)
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gan-kit-grade-"))
     try:
         (work / "logs").mkdir(mode=0o700)
         packages = release_packages(package, notebooks_dir, tests, work / "packages")
-        batch = Batch(submissions, out, notebooks_dir, package, work, float(timeout), kernel, jobs, privileges(work),
-                      threading.Lock(), packages)
+        drop_root = privileges(work)
+        batch = Batch(submissions, out, notebooks_dir, package, work, float(timeout), kernel, jobs, drop_root,
+                      threading.Lock(), packages, limits, cgroup_parents())
+        print(describe(limits, batch.cgroups, drop_root is not None), flush=True)
         todo = [(student, name) for student in students for name in tests]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             done = pool.map(lambda job: _grade_safely(batch, job[0] + 1, *job[1], tests[job[1][1]]),
@@ -446,9 +434,12 @@ def grade(submissions: str | Path, out: str | Path = "outputs/grades", notebooks
             rows = [row for job_rows in done for row in job_rows]
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    answers = manual.collect_answers(submissions, students, questions)
+    rows = manual.with_answers(rows, answers)
     write_csvs(rows, out)
+    manual.write_ta_files(out, answers)
+    write_class_report(rows, out)
     return rows
 
 
-__all__ = ["COLUMNS", "STATUSES", "SUMMARY_COLUMNS", "Row", "course_tests", "feedback_html", "grade",
-           "grade_notebook", "grading_notebook", "read_submission", "short_page", "hidden_test_rows", "write_csvs"]
+__all__ = ["feedback_html", "grade", "grade_notebook", "grading_notebook", "short_page", "hidden_test_rows"]

@@ -9,12 +9,17 @@ Marking a solution notebook (``notebooks/NN_*.ipynb``):
   cell's ``hint`` metadata or first comment line;
 - a cell tagged ``solution-only`` is dropped;
 - a markdown cell tagged ``answer`` holds the instructor's model answer: the handout has an empty
-  answer cell (markdown, tagged ``answer``) in its place, for the student's own;
+  answer cell (markdown, tagged ``answer``) in its place, for the student's own, which says the question's points
+  (``{"gan_kit": {"question": ID, "points": N, "rubric": TEXT}}`` in the cell's metadata,
+  :mod:`gan_kit.instructor.manual`; the rubric and the model answer never reach the handout);
 - a code cell tagged ``hidden-test``, with ``{"grade": {"exercise": NAME, "points": N}}`` in its
-  metadata, is an autograder test (``gan_kit.instructor.grading``): the handout drops it.
+  metadata, is an autograder test (``gan_kit.instructor.grading``): the handout drops it, and the stubbed cell of
+  its exercise (the last one before it) starts with a comment that gives the exercise's points.
 
 Every other cell is copied unchanged, except that every output is cleared and every execution
-count reset (a committed output, such as a check's "passed" line, would show the solution's result).
+count reset (a committed output, such as a check's "passed" line, would show the solution's result),
+and that a code cell loses its ``# NBVAL_...`` marker lines (they tell the instructor's output checks
+which outputs to compare; a student has no use for them).
 """
 
 from __future__ import annotations
@@ -29,10 +34,12 @@ import nbformat
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:\s+(?:hint:)?\s*(?P<hint>.*))?$")
 END = re.compile(r"^[ \t]*# END SOLUTION\s*$")
+CHECK_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*$")  # e.g. "# NBVAL_CHECK_OUTPUT"
 DEFAULT_HINT = "Write this part of the exercise."
 SOLUTION, SOLUTION_ONLY, ANSWER, HIDDEN_TEST = "solution", "solution-only", "answer", "hidden-test"  # tags
 EXERCISE = "exercise"  # the tag of a handout's stubbed cells
-ANSWER_PLACEHOLDER = "**Your answer:** (write it here)"
+ANSWER_PLACEHOLDER = "**Your answer:** (write it here)"  # an answer cell without points
+META = "gan_kit"  # the cell metadata key of a written question: {"question": ID, "points": N, "rubric": TEXT}
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
@@ -85,6 +92,13 @@ def strip_blocks(source: str, where: str = "cell") -> tuple[str, int]:
     return "\n".join(out), blocks
 
 
+def strip_check_markers(source: str) -> str:
+    """``source`` without its ``# NBVAL_...`` marker lines (``source`` itself when it has none)."""
+    lines = source.splitlines()
+    kept = [line for line in lines if not CHECK_MARKER.match(line)]
+    return source if len(kept) == len(lines) else "\n".join(kept)
+
+
 def block_hint(begin: re.Match) -> str:
     """The hint of a ``# BEGIN SOLUTION`` line (a ``BEGIN`` match)."""
     return (begin.group("hint") or "").strip() or DEFAULT_HINT
@@ -124,6 +138,50 @@ def hidden_tests(notebook: nbformat.NotebookNode, name: str = "notebook") -> lis
     return found
 
 
+def answer_points(cell) -> int | None:
+    """The points of an ``answer`` cell's question (its ``gan_kit.points`` metadata), or None when it has none."""
+    meta = cell.metadata.get(META)
+    points = meta.get("points") if isinstance(meta, dict) else None
+    return points if isinstance(points, int) and not isinstance(points, bool) else None
+
+
+def answer_placeholder(points: int | None) -> str:
+    """The text of a handout's empty answer cell: ``**Your answer** (2 points): (write it here)``."""
+    if points is None:
+        return ANSWER_PLACEHOLDER
+    return f"**Your answer** ({points} point{'s' if points != 1 else ''}): (write it here)"
+
+
+def _is_stubbed(cell) -> bool:
+    return cell.cell_type == "code" and (SOLUTION in tags(cell) or any(
+        BEGIN.match(line) for line in cell.source.splitlines()))
+
+
+def exercise_labels(notebook: nbformat.NotebookNode, name: str = "notebook") -> dict[int, str]:
+    """``{cell index: comment line}`` giving each graded exercise's points on its stubbed cell (the last cell with
+    a solution before the exercise's hidden test); exercises whose test follows no such cell get no label."""
+    found: dict[int, list[HiddenTest]] = {}
+    for test in hidden_tests(notebook, name):
+        at = next((i for i in range(test.cell_index - 1, -1, -1) if _is_stubbed(notebook.cells[i])), None)
+        if at is not None:
+            found.setdefault(at, []).append(test)
+    labels = {}
+    for at, tests_here in found.items():
+        parts = [f"{t.exercise} ({t.points} point{'s' if t.points != 1 else ''})" for t in tests_here]
+        word = "exercise" if len(parts) == 1 else "exercises"
+        labels[at] = f"# Graded {word}: {' and '.join(parts)}"
+    return labels
+
+
+def _labelled(source: str, label: str | None) -> str:
+    """``source`` with ``label`` as its first line (after a ``%%`` cell magic, which must stay first)."""
+    if not label:
+        return source
+    lines = source.split("\n")
+    at = 1 if lines and lines[0].startswith("%%") else 0
+    return "\n".join([*lines[:at], label, *lines[at:]])
+
+
 def clear_outputs(cell) -> None:
     """Clear a code cell's outputs and execution count (other cells have neither)."""
     if cell.cell_type == "code":
@@ -132,7 +190,7 @@ def clear_outputs(cell) -> None:
 
 def make_handout(notebook: nbformat.NotebookNode, name: str = "notebook") -> tuple[nbformat.NotebookNode, int]:
     """The student version of a solution notebook, and the number of exercises stubbed."""
-    hidden_tests(notebook, name)  # malformed grading metadata is an error here too, before students get a copy
+    labels = exercise_labels(notebook, name)  # malformed grading metadata is an error here, before students get a copy
     handout = copy.deepcopy(notebook)
     cells = []
     exercises = 0
@@ -141,19 +199,22 @@ def make_handout(notebook: nbformat.NotebookNode, name: str = "notebook") -> tup
         if SOLUTION_ONLY in cell_tags or HIDDEN_TEST in cell_tags:
             continue
         if cell.cell_type == "markdown" and ANSWER in cell_tags:
-            cell.source, cell.metadata = ANSWER_PLACEHOLDER, nbformat.NotebookNode({"tags": [ANSWER]})
+            cell.source = answer_placeholder(answer_points(cell))
+            cell.metadata = nbformat.NotebookNode({"tags": [ANSWER]})  # no rubric, no question metadata
             cell.pop("attachments", None)
         elif cell.cell_type == "code" and SOLUTION in cell_tags:
             hint = cell_hint(cell)
-            cell.source = f"# TODO: {hint}\n{_stub_line('', hint)}"
+            cell.source = _labelled(f"# TODO: {hint}\n{_stub_line('', hint)}", labels.get(index))
             cell.metadata["tags"] = sorted((cell_tags - {SOLUTION}) | {EXERCISE})
             exercises += 1
         elif cell.cell_type == "code":
+            cell.source = strip_check_markers(cell.source)
             source, blocks = strip_blocks(cell.source, f"{name} cell {index}")
             if blocks:
-                cell.source = source
+                cell.source = _labelled(source, labels.get(index))
                 cell.metadata["tags"] = sorted(cell_tags | {EXERCISE})
                 exercises += blocks
+        cell.metadata.pop(META, None)
         clear_outputs(cell)
         cells.append(cell)
     handout.cells = cells
@@ -203,6 +264,7 @@ def build_handouts(notebooks_dir: str | Path = "notebooks", out_dir: str | Path 
     return written
 
 
-__all__ = ["ANSWER", "ANSWER_PLACEHOLDER", "BEGIN", "END", "EXERCISE", "HIDDEN_TEST", "SOLUTION", "SOLUTION_ONLY",
-           "HandoutError", "HiddenTest", "block_hint", "build_handouts", "cell_hint", "clear_outputs", "hidden_tests",
-           "is_selected", "make_handout", "solution_notebooks", "strip_blocks", "tags"]
+__all__ = ["ANSWER", "ANSWER_PLACEHOLDER", "BEGIN", "END", "EXERCISE", "HIDDEN_TEST", "META", "SOLUTION",
+           "SOLUTION_ONLY", "HandoutError", "HiddenTest", "answer_placeholder", "answer_points", "block_hint",
+           "exercise_labels", "build_handouts", "cell_hint", "clear_outputs", "hidden_tests",
+           "is_selected", "make_handout", "solution_notebooks", "strip_blocks", "strip_check_markers", "tags"]

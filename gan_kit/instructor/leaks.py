@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from .handouts import ANSWER, BEGIN, END, HIDDEN_TEST, SOLUTION, SOLUTION_ONLY, block_hint, tags
+from .handouts import ANSWER, BEGIN, END, HIDDEN_TEST, META, SOLUTION, SOLUTION_ONLY, block_hint, tags
 
 MIN_LENGTH = 25
 SECRET_TAGS = {SOLUTION, SOLUTION_ONLY, HIDDEN_TEST, ANSWER}
@@ -46,7 +46,7 @@ class Secret:
     """A line or sentence of a solution notebook that no student file may contain."""
 
     notebook: str
-    kind: str  # "solution", "hidden-test" or "answer"
+    kind: str  # "solution", "hidden-test", "answer" or "rubric"
     text: str
 
 
@@ -117,6 +117,18 @@ def secrets(notebook: nbformat.NotebookNode, name: str = "notebook") -> list[Sec
             text = normalize(piece)
             if len(text) >= MIN_LENGTH and text not in public:
                 found.setdefault((kind, text), Secret(name, kind, text))
+    return list(found.values())
+
+
+def rubric_secrets(notebook: nbformat.NotebookNode, name: str = "notebook") -> list[Secret]:
+    """The sentences of the instructor's rubrics of a solution notebook's written questions (kind ``rubric``)."""
+    found: dict[str, Secret] = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get(META)
+        rubric = meta.get("rubric") if isinstance(meta, dict) else None
+        for piece in _sentences(rubric) if isinstance(rubric, str) else []:
+            if len(piece) >= MIN_LENGTH:
+                found.setdefault(piece, Secret(name, "rubric", piece))
     return list(found.values())
 
 

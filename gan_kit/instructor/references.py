@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..checks import fixtures
+from .equal_steps_reference import equal_steps_cases
+from .kid_reference import kid_cases
+from .prepare_image_reference import prepare_image_cases
 
 __all__ = ["build_fixture", "write_fixtures"]
 
@@ -481,8 +484,9 @@ def _toy_step(seed: int) -> list[Case]:
 
 _BUILDERS: dict[str, Callable[[Any], list[Case]]] = {
     "gan_losses": _gan_losses, "gradient_penalty": _gradient_penalty, "reparameterize": _reparameterize,
-    "kl": _kl, "fid": _fid, "conditional_input": _conditional_input, "train_step": _train_step,
-    "toy_step": _toy_step,
+    "kl": _kl, "fid": _fid, "kid": kid_cases, "conditional_input": _conditional_input, "train_step": _train_step,
+    "toy_step": _toy_step, "equal_steps": equal_steps_cases,
+    "prepare_image": prepare_image_cases,
 }
 _SEEDLESS = frozenset({"reparameterize", "kl"})
 _SEED_OPTIONAL = frozenset({"gan_losses"})

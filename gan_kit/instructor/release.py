@@ -27,8 +27,28 @@ from pathlib import Path
 
 import nbformat
 
-from .handouts import build_handouts, hidden_tests, solution_notebooks
-from .leaks import MIN_LENGTH, Secret, course_secrets, files_under, normalize, package_source, public_text, scan
+from .handouts import (
+    BEGIN,
+    CHECK_MARKER,
+    END,
+    HIDDEN_TEST,
+    build_handouts,
+    clear_outputs,
+    hidden_tests,
+    solution_notebooks,
+    tags,
+)
+from .leaks import (
+    MIN_LENGTH,
+    Secret,
+    files_under,
+    normalize,
+    package_source,
+    public_text,
+    rubric_secrets,
+    scan,
+    secrets,
+)
 from .package import Block, package_blocks, student_package, unmarked_source, uses
 
 MARKER = ".gan-kit-release"  # marks a folder build_release may replace
@@ -75,7 +95,8 @@ lists what the kit finds). Every notebook has a `profile` parameter: `smoke` run
 ## Do the exercises
 
 Each exercise is a code cell whose body raises `NotImplementedError("<hint>")`: replace that line
-with your code. Questions have an answer cell, **Your answer:** (write it here): write yours there.
+with your code; the first line of the cell gives its points. Questions have an answer cell,
+**Your answer** (N points): (write it here): write yours there.
 
 ## Check your work
 
@@ -97,6 +118,14 @@ so keep the names of the functions you were asked to write. Answer cells are rea
 instructor.
 
 {graded}
+"""
+
+
+PAST_SOLUTIONS_NOTE = """
+## The past assignments' solutions
+
+The notebooks before {assignment:02d} are their solutions, with the model answers to their questions:
+compare them with your own work.
 """
 
 
@@ -163,15 +192,22 @@ def conflicts(handouts: list[Path], stubbed: list[Block], assignment: int = 0) -
     return sorted(set(found))
 
 
-def release_secrets(notebooks: list[Path], package: Path, assignment: int | None) -> list[Secret]:
+def release_secrets(notebooks: list[Path], package: Path, assignment: int | None,
+                    past_solutions: bool = False) -> list[Secret]:
     """What release ``assignment`` may not hold: every secret of notebook ``assignment`` or later, the hidden tests
-    and model answers of every notebook, and the lines of the package's answer blocks of those notebooks. A line
-    that a notebook shows students on purpose, or that the package holds outside its answer blocks, is no
-    secret."""
+    and model answers of every notebook (``past_solutions``: but the model answers of earlier notebooks), the
+    rubrics of the written questions, and the lines of the package's answer blocks of those notebooks. A line that
+    a notebook shows students on purpose, or that the package holds outside its answer blocks, is no secret."""
     first = assignment if assignment is not None else 0
-    shown = normalize("\n".join(public_text(nbformat.read(path, as_version=4)) for path in notebooks))
-    found = [s for s in course_secrets(notebooks)
-             if (s.kind != "solution" or int(s.notebook[:2]) >= first) and s.text not in shown]
+    past = ("solution", "answer") if past_solutions else ("solution",)
+    books = {path: nbformat.read(path, as_version=4) for path in notebooks}
+    shown = normalize("\n".join(public_text(book) for book in books.values()))
+    # A past model answer's sentence that a later one repeats ("Model answer (instructor's notes).") is public
+    answered = normalize("\n".join(cell.source for path, book in books.items() if past_solutions and
+                                   number(path) < first for cell in past_solution(book).cells))
+    every = [s for path, book in books.items() for s in (*secrets(book, path.name), *rubric_secrets(book, path.name))]
+    found = [s for s in every if (s.kind not in past or int(s.notebook[:2]) >= first) and s.text not in shown
+             and not (s.kind == "answer" and s.text in answered)]
     if assignment is None:
         return found
     public = normalize(unmarked_source(package)) + "\n" + shown
@@ -183,7 +219,8 @@ def release_secrets(notebooks: list[Path], package: Path, assignment: int | None
 
 
 CHECK_NOTEBOOKS = {"toy_step": 1, "fid": 1, "gan_losses": 2, "train_step": 2, "gradient_penalty": 3,
-                   "reparameterize": 5, "kl": 5, "conditional_input": 8}  # each check's first notebook
+                   "equal_steps": 4, "reparameterize": 5, "kl": 5, "kid": 6,
+                   "prepare_image": 7, "conditional_input": 8}  # each check's first notebook
 
 
 def write_check_fixtures(package: Path, upto: int | None) -> list[Path]:
@@ -207,7 +244,35 @@ def _refuse_leaks(staging: Path, secrets: list[Secret], exempt: str) -> None:
         raise ReleaseError(f"the release would leak {len(leaks)} secret(s):\n{shown}")
 
 
-def _stage(repo: Path, tree: Path, assignment: int | None) -> list[Block]:
+def past_solution(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A past assignment's notebook as students may get it once it is past: the solution's code and model answers,
+    without its hidden tests, its solution markers, its outputs or its grading metadata."""
+    solution = nbformat.from_dict(nbformat.v4.new_notebook(metadata=notebook.metadata))
+    for cell in notebook.cells:
+        if HIDDEN_TEST in tags(cell):
+            continue
+        copy = nbformat.from_dict(dict(cell))
+        copy.metadata = nbformat.NotebookNode({"tags": sorted(tags(cell))} if tags(cell) else {})
+        lines = copy.source.splitlines()
+        if copy.cell_type == "code":
+            lines = [line for line in lines if not (BEGIN.match(line) or END.match(line) or CHECK_MARKER.match(line))]
+        copy.source = "\n".join(lines)
+        clear_outputs(copy)
+        solution.cells.append(copy)
+    return solution
+
+
+def write_past_solutions(notebooks: Path, out: Path, assignment: int) -> list[Path]:
+    """Replace the handouts of the notebooks before ``assignment`` in ``out`` with :func:`past_solution`."""
+    written = []
+    for path in solution_notebooks(notebooks):
+        if number(path) < assignment:
+            nbformat.write(past_solution(nbformat.read(path, as_version=4)), out / path.name)
+            written.append(out / path.name)
+    return written
+
+
+def _stage(repo: Path, tree: Path, assignment: int | None, past_solutions: bool = False) -> list[Block]:
     """Write the release's files into ``tree``; returns the package blocks it stubbed."""
     notebooks = repo / "notebooks"
     names = course_notebooks(notebooks)
@@ -216,6 +281,11 @@ def _stage(repo: Path, tree: Path, assignment: int | None) -> list[Block]:
                            f"{', '.join(f'{n:02d}' for n in names)}.")
     only = None if assignment is None else [f"{n:02d}" for n in names if n <= assignment]
     handouts = build_handouts(notebooks, tree / "notebooks", every=True, quiet=True, only=only)
+    if past_solutions:
+        if assignment is None:
+            raise ReleaseError("past solutions need an assignment: the notebooks before it go as solutions "
+                               "(--assignment NN --past-solutions).")
+        write_past_solutions(notebooks, tree / "notebooks", assignment)
     stubbed = student_package(repo / "gan_kit", tree / "gan_kit", assignment, names)
     clashes = conflicts(handouts, stubbed, assignment or 0)
     if clashes:
@@ -225,8 +295,10 @@ def _stage(repo: Path, tree: Path, assignment: int | None) -> list[Block]:
     for name in COPIED:
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(repo / name, tree / name)
-    (tree / "README.md").write_text(STUDENT_README.format(graded=graded_table(notebooks, assignment)),
-                                    encoding="utf-8")
+    readme = STUDENT_README.format(graded=graded_table(notebooks, assignment))
+    if past_solutions:
+        readme += PAST_SOLUTIONS_NOTE.format(assignment=assignment)
+    (tree / "README.md").write_text(readme, encoding="utf-8")
     (tree / "Makefile").write_text(STUDENT_MAKEFILE, encoding="utf-8")
     return stubbed
 
@@ -237,10 +309,12 @@ def default_out(assignment: int | None) -> Path:
 
 
 def build_release(repo: str | Path = ".", out_dir: str | Path | None = None, zip_path: str | Path | None = None,
-                  assignment: int | None = None) -> tuple[Path, Path]:
+                  assignment: int | None = None, past_solutions: bool = False) -> tuple[Path, Path]:
     """Build the student release of ``assignment`` (None: the whole course at once, the package's answers
     included) into ``out_dir`` and ``zip_path`` (default: ``out_dir`` with ``.zip``); returns both.
-    ``ReleaseError`` (nothing replaced) on a conflict or a leak."""
+    ``ReleaseError`` (nothing replaced) on a conflict or a leak. ``past_solutions``: the notebooks before
+    ``assignment`` go as their solutions (:func:`past_solution`), not as handouts. (The Gradescope autograder:
+    :func:`.gradescope.release_with_autograder`.)"""
     repo = Path(repo)
     out_dir = Path(out_dir) if out_dir else repo / default_out(assignment)
     zip_path = Path(zip_path) if zip_path else out_dir.with_suffix(".zip")
@@ -248,11 +322,11 @@ def build_release(repo: str | Path = ".", out_dir: str | Path | None = None, zip
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     tree, archive = staging / out_dir.name, staging / zip_path.name
     try:
-        _stage(repo, tree, assignment)
+        _stage(repo, tree, assignment, past_solutions)
         write_zip(tree, archive)
         exempt = package_source(repo / "gan_kit") if assignment is None else ""
         _refuse_leaks(staging, release_secrets(solution_notebooks(repo / "notebooks"), repo / "gan_kit",
-                                               assignment), exempt)
+                                               assignment, past_solutions), exempt)
         (tree / MARKER).write_text("built by python -m gan_kit release; the next build replaces this folder\n")
         _replace(tree, out_dir)
         archive.replace(zip_path)

@@ -3,10 +3,13 @@ job's scratch folder. It imports nothing of the kit, so it runs beside a student
 
 The grader (:mod:`.grading`) starts it in its own process, as the job's uid when the grader is root, and writes
 the job on its standard input as JSON: the notebook to run (the student's cells, then the hidden tests), the
-kernel's name, working folder and environment, and the time limit in seconds. It executes the code cells in
+kernel's name, working folder and environment, the time limit in seconds, and the rlimits it sets on itself
+before it starts the kernel (:mod:`.limits`). It executes the code cells in
 order with nbclient, going on past errors, until the time limit (kernel start-up included) is reached, then
 writes one JSON object on its standard output: the executed notebook, and for each code cell its status
 (``ok``, ``error`` with the exception's name and text, ``timeout``, ``dead``: the kernel died, or ``not-run``).
+A cell that raises ``MemoryError`` went over the job's memory limit (:mod:`.limits`): the cells after it do not
+run (``not-run``, reason ``memory``).
 Everything else it or the kernel prints goes to its standard error, so a submission cannot forge that answer
 by printing.
 """
@@ -75,6 +78,8 @@ async def run(job: dict) -> dict:
                     statuses[index], stopped = {"status": "timeout"}, {"reason": "timeout", "at": index}
                 except DeadKernelError:
                     statuses[index], stopped = {"status": "dead"}, {"reason": "dead", "at": index}
+                if statuses.get(index, {}).get("ename") == "MemoryError":  # over the job's memory limit: stop
+                    stopped = {"reason": "memory", "at": index}
                 _truncate(cell)
     except Exception as exc:  # the kernel did not start, or its channels broke down
         error = f"{type(exc).__name__}: {exc}"
@@ -83,10 +88,20 @@ async def run(job: dict) -> dict:
     return {"notebook": notebook, "cells": statuses, "error": error}
 
 
+def set_rlimits(rlimits: dict[str, int]) -> None:
+    """Lower this process's rlimits (``{"RLIMIT_DATA": bytes, ...}``), before it starts the kernel: the kernel and
+    everything it starts inherit them, and none can raise them again."""
+    import resource
+
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
 def main() -> int:
     answer = os.fdopen(os.dup(1), "w", encoding="utf-8")  # a private copy of stdout, not inherited by the kernel
     os.dup2(2, 1)  # what anything else prints goes to the log
     job = json.load(sys.stdin)
+    set_rlimits(job.get("rlimits", {}))
     result = asyncio.run(run(job))
     json.dump(result, answer)
     answer.close()

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,21 +174,33 @@ def claimed_uid(read_cap: bool) -> Iterator[Identity]:
     raise RuntimeError(f"no free uid between {UID_BASE + 1} and {UID_BASE + UID_SLOTS - 1} for a grading job.")
 
 
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process whose real or effective uid is ``uid`` (the job's own uid: nothing else has it)."""
-    for _ in range(5):
-        victims = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            with contextlib.suppress(OSError, ValueError):
-                uids = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
-                if uid in {int(x) for x in uids.split()[1:]}:
-                    victims.append(int(status.parent.name))
+def kill_until_gone(find: Callable[[], set[int]], rounds: int = 5) -> None:
+    """SIGKILL the processes ``find()`` names, again and again, until it names none (a fork on the way is caught the
+    next round) or ``rounds`` are done."""
+    for _ in range(rounds):
+        victims = find()
         if not victims:
             return
         for pid in victims:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
+
+
+def uid_processes(uid: int) -> set[int]:
+    """The processes whose real, effective, saved or filesystem uid is ``uid``."""
+    found = set()
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError, ValueError):
+            uids = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
+            if uid in {int(x) for x in uids.split()[1:]}:
+                found.add(int(status.parent.name))
+    return found
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process whose uid is ``uid`` (the job's own uid: nothing else has it)."""
+    kill_until_gone(lambda: uid_processes(uid))
 
 
 def _probe(identity: Identity, folder: Path) -> str | None:

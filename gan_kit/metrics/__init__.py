@@ -3,7 +3,7 @@
 Layered like TF-GAN's ``eval/classifier_metrics.py``:
 
 1. **Pure maths on features** (``gan_kit.metrics.maths``; float64 NumPy/SciPy, no TensorFlow):
-   ``frechet_distance``, ``fid_from_features``, ``kid_from_features``,
+   ``frechet_distance``, ``fid_from_features``, ``kid_from_features`` (``kid_mmd2`` on one subset),
    ``inception_score_from_probs``, ``precision_recall``, ``density_coverage``, ``mode_coverage``.
 2. **Feature extractors** behind one interface (``get_extractor``, ``gan_kit.metrics.extractors``):
    images in [-1, 1] of any supported size (28 or 32 pixels, 1 or 3 channels; converted as
@@ -49,7 +49,7 @@ from typing import Any
 _LAZY = {
     **dict.fromkeys(
         ("density_coverage", "feature_statistics", "fid_from_features", "frechet_distance",
-         "inception_score_from_probs", "kid_from_features", "mode_coverage", "precision_recall"),
+         "inception_score_from_probs", "kid_from_features", "kid_mmd2", "mode_coverage", "precision_recall"),
         "maths",
     ),
     "generated_batches": "batches",

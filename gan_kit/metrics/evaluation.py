@@ -71,7 +71,8 @@ def evaluate_features(
     """
     real = _as_2d_float64(real_features, "real_features")
     fake = _as_2d_float64(fake_features, "fake_features")
-    kid, kid_std = kid_from_features(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    kid, kid_std = kid_from_features(real, fake, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed,
+                                     mmd2=exercises.answer("kid_from_features"))
     fid = exercises.answer("fid_from_features") or fid_from_features
     out: dict[str, Any] = {"fid": float(fid(real, fake)), "kid": kid, "kid_std": kid_std}
     out.update(_manifold(real, fake, min(k_pr, len(real) - 1, len(fake) - 1), min(k_dc, len(real) - 1)))

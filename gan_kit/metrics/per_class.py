@@ -9,6 +9,7 @@ and unconditional ones alike.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +39,15 @@ __all__ = [
 
 
 def generator_classes(generator: keras.Model) -> int:
-    """The number of classes a conditional generator makes (its ``label_one_hot`` layer's size)."""
-    try:
-        return int(generator.get_layer("label_one_hot").num_tokens)
-    except ValueError:
-        raise ValueError(f"{generator.name!r} is not a conditional generator (no layer 'label_one_hot'); "
-                         "build it with gan_kit.models.build_conditional_generator.") from None
+    """The number of classes a conditional generator makes (its ``joined`` input layer's, or in generators saved
+    before that layer, its ``label_one_hot`` layer's)."""
+    for name, attribute in (("joined", "num_classes"), ("label_one_hot", "num_tokens")):
+        with contextlib.suppress(ValueError):
+            count = getattr(generator.get_layer(name), attribute, None)
+            if count is not None:
+                return int(count)
+    raise ValueError(f"{generator.name!r} is not a conditional generator (no layer 'joined' with a class count); "
+                     "build it with gan_kit.models.build_conditional_generator.")
 
 
 def is_conditional_generator(generator: Any) -> bool:
