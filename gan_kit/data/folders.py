@@ -39,12 +39,12 @@ def _pixels(img: Image.Image) -> np.ndarray:
     from PIL import Image
 
     if img.mode.startswith("I;16"):
-        img = Image.fromarray((np.asarray(img, dtype=np.uint16) >> 8).astype(np.uint8), "L")
+        img = Image.fromarray((np.asarray(img, dtype=np.uint16) >> 8).astype(np.uint8))
     elif img.mode in ("I", "F"):
         values = np.asarray(img, dtype=np.float64)
         if values.max(initial=0) > 255:
             values = values / 257.0
-        img = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
+        img = Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     mode = "RGBA" if has_alpha else "L" if img.mode in ("1", "L") else "RGB"
     array = np.asarray(img.convert(mode), dtype=np.uint8)
@@ -58,13 +58,12 @@ def prepare_image(image: np.ndarray, size: int) -> np.ndarray:
     # BEGIN SOLUTION 07 prepare_image
     from PIL import Image
 
-    pixels = np.asarray(image, dtype=np.uint8)
+    pixels = np.ascontiguousarray(image, dtype=np.uint8)
     height, width, channels = pixels.shape
+    img = Image.fromarray(np.ascontiguousarray(pixels[..., 0]) if channels == 1 else pixels)  # L, RGB or RGBA
     if channels == 4:
-        white = Image.new("RGBA", (width, height), (255, 255, 255, 255))
-        img = Image.alpha_composite(white, Image.fromarray(pixels, "RGBA")).convert("RGB")
-    else:
-        img = Image.fromarray(pixels[..., 0], "L").convert("RGB") if channels == 1 else Image.fromarray(pixels, "RGB")
+        img = Image.alpha_composite(Image.new("RGBA", (width, height), (255, 255, 255, 255)), img)
+    img = img.convert("RGB")
     side = min(width, height)
     left, top = (width - side) // 2, (height - side) // 2
     img = img.crop((left, top, left + side, top + side))
