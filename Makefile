@@ -54,7 +54,8 @@ test-package: $(STAMP)
 
 # The darwin/arm64 pins of requirements.txt (tensorflow-metal aside: it exists for macOS only) in a second venv,
 # checked on this machine: the package tests that exercise the NumPy/SciPy/Keras/TensorFlow API surface and
-# every notebook under the smoke profile (nbval, in this venv's kernel). README "Platforms" says why this subset.
+# every notebook under the smoke profile (nbval, in this venv's kernel). docs/development.md ("The Apple pin set,
+# checked on Linux") says why this subset.
 COMPAT_VENV  ?= .venv-compat
 COMPAT_PY    := $(COMPAT_VENV)/bin/python
 COMPAT_STAMP := $(COMPAT_VENV)/.installed

@@ -1,8 +1,11 @@
 """gan-kit: a thin helper package behind the GAN course notebooks.
 
-The public API is small: ``Config`` and ``for_profile`` (gan_kit.config), ``train``
-(gan_kit.training), ``Run`` (gan_kit.runs), and the modules below, each reachable as
-``gan_kit.<module>`` after a bare ``import gan_kit``. Modules are imported when first used,
+The public API is small: ``Config``, ``ConfigError``, ``for_profile`` and ``resolve_profile``
+(gan_kit.config), ``train`` (gan_kit.training), ``Run`` (gan_kit.runs), ``GAN`` (gan_kit.gan),
+``build_report`` (gan_kit.report) and ``evaluate`` (gan_kit.metrics) are shortcuts; their home is
+gan_kit.<module>, which is also the one documented path of every other public name (a module's
+``__all__`` lists only the names whose home it is; ``tests/test_public_names.py`` checks it). The modules below
+are each reachable as ``gan_kit.<module>`` after a bare ``import gan_kit``. Modules are imported when first used,
 so ``import gan_kit`` does not import TensorFlow; the analysis modules (``records``,
 ``observations``, ``compare``, ``report``, ``plotting``, ``diagnostics``, ``runs``) never do.
 

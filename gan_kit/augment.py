@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from .config import DIFFAUGMENT as POLICIES
 
-__all__ = ["POLICIES", "diff_augment", "parse_policy"]
+__all__ = ["diff_augment", "parse_policy"]
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:

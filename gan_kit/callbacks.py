@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from . import diagnostics, exercises, runs
 from .images import save_image_grid
 from .metrics import maths
 from .metrics.reference import check_extractor
-from .tracking import TensorBoardLogger, WandbLogger
 from .tracking import diverged as _diverged
 
 __all__ = [
@@ -32,8 +32,6 @@ __all__ = [
     "ModelCheckpoints",
     "SampleGrid",
     "StepLogger",
-    "TensorBoardLogger",
-    "WandbLogger",
     "instance_noise_std",
     "metrics_callback",
     "save_models",
@@ -88,6 +86,21 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_time"] = time.perf_counter() - self._start
 
 
+def append_row(table: dict[str, list[float]], epoch: int, logs: dict[str, Any], columns: Sequence[str] = ()
+               ) -> None:
+    """Append one epoch's logs to a column table in place: ``epoch`` first, then ``columns`` (for a new table),
+    then any other key in sorted order; a key new at this epoch reads NaN for the earlier ones."""
+    if "epoch" not in table:
+        table.update({"epoch": [], **{c: [] for c in columns if c not in table}})
+    done = len(table["epoch"])
+    for key in sorted(k for k in logs if k not in table):
+        table[key] = [math.nan] * done
+    table["epoch"].append(epoch)
+    for key, values in table.items():
+        if key != "epoch":
+            values.append(float(logs.get(key, math.nan)))
+
+
 class HistoryWriter(keras.callbacks.Callback):
     """Appends each epoch's logs to ``history.csv`` in the run folder (atomic rewrite).
 
@@ -107,16 +120,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = dict(logs or {})
-        if not self.history:
-            self.history = {"epoch": [], **{c: [] for c in self.columns}}
-        done = len(self.history["epoch"])
-        for key in sorted(k for k in logs if k not in self.history):
-            self.history[key] = [math.nan] * done
-        self.history["epoch"].append(epoch + 1)
-        for key, values in self.history.items():
-            if key != "epoch":
-                values.append(float(logs.get(key, math.nan)))
+        append_row(self.history, epoch + 1, logs or {}, self.columns)
         runs.write_history(self.run_dir, self.history)
 
 
@@ -203,7 +207,7 @@ class SampleGrid(keras.callbacks.Callback):
         if self._generator is None and hasattr(self.model, "grid_images"):
             images = self.model.grid_images(self.noise)  # e.g. a conditional GAN: one row per class
         else:
-            generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
+            generator = self._generator or self.model.sampler
             images = generator(self.noise, training=False)
         images = keras.ops.convert_to_numpy(images)
         ncols = int(math.ceil(math.sqrt(len(self.noise))))
@@ -327,7 +331,7 @@ class MetricsCallback(keras.callbacks.Callback):
             return
         from .metrics.batches import generated_batches
 
-        generator = self._generator or getattr(self.model, "sampler", None) or self.model.generator
+        generator = self._generator or self.model.sampler
         batches = generated_batches(generator, self.samples, seed=self.seed, batch_size=self.batch_size)
         fake = self.extractor.features(batches)
         logs["fid"] = maths.frechet_distance(self.reference.mu, self.reference.sigma, *maths.feature_statistics(fake))
@@ -415,7 +419,7 @@ class DiagnosticsCallback(keras.callbacks.Callback):
                   "the mode-collapse and frozen-sample checks are off for this run.")
 
     def _generate(self) -> np.ndarray:
-        generator = getattr(self.model, "sampler", None) or self.model.generator  # conditional: cycles classes
+        generator = self.model.sampler  # conditional: cycles classes
         images = generator(self._noise, training=False)
         return np.asarray(keras.ops.convert_to_numpy(images), np.float32)
 
@@ -440,15 +444,7 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         if _diverged(self.model):
             self._record_divergence()
             return
-        self._history.setdefault("epoch", [])
-        done = len(self._history["epoch"])
-        for key in logs or {}:
-            if key not in self._history:
-                self._history[key] = [math.nan] * done
-        self._history["epoch"].append(epoch + 1)
-        for key, values in self._history.items():
-            if key != "epoch":
-                values.append(float((logs or {}).get(key, math.nan)))
+        append_row(self._history, epoch + 1, logs or {})
         if self._sampling and (epoch + 1) % self.every == 0:
             try:
                 self._measure(epoch + 1)

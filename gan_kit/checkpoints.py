@@ -20,7 +20,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import runs
+from . import fileio, runs
 from .config import Config
 from .runs import NOISE_FILE, STATE_FILE
 
@@ -76,9 +76,9 @@ def read_state(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     path = _dir(run_dir) / STATE_FILE
     if not path.exists():
         return None
-    state = runs.read_json(path)
+    state = fileio.read_json(path)
     if not (_dir(run_dir) / state.get("weights", "")).is_file():
-        raise runs.RunFolderError(
+        raise fileio.RunFolderError(
             f"{path} points to {state.get('weights')!r}, which is missing; the checkpoint folder was altered. "
             "Start a new run, or restore the weights file."
         )
@@ -94,7 +94,7 @@ def save(gan, run_dir: str | os.PathLike, epoch: int) -> Path:
     gan.save_weights(tmp)
     os.replace(tmp, folder / name)
     seeds = [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in _seed_states(gan)]
-    runs.write_json(folder / STATE_FILE, {"epoch": int(epoch), "weights": name, "seeds": seeds})
+    fileio.write_json(folder / STATE_FILE, {"epoch": int(epoch), "weights": name, "seeds": seeds})
     for old in sorted(folder.glob("epoch_*.weights.h5"))[:-KEEP]:
         old.unlink(missing_ok=True)
     return folder / name
@@ -108,7 +108,7 @@ def restore(gan, run_dir: str | os.PathLike, state: dict[str, Any]) -> None:
     gan.load_weights(_dir(run_dir) / state["weights"])
     variables = _seed_states(gan)
     if len(variables) != len(state["seeds"]):
-        raise runs.RunFolderError(
+        raise fileio.RunFolderError(
             f"The checkpoint in {_dir(run_dir)} holds {len(state['seeds'])} random-generator states but the model has "
             f"{len(variables)}: the model code changed since the run was made. Start a new run."
         )
@@ -124,7 +124,7 @@ def fixed_noise_for(run_dir: str | os.PathLike, config: Config) -> np.ndarray:
     noise = fixed_noise(config)
     buffer = io.BytesIO()
     np.save(buffer, noise, allow_pickle=False)
-    runs.atomic_write_bytes(path, buffer.getvalue())
+    fileio.atomic_write_bytes(path, buffer.getvalue())
     return noise
 
 

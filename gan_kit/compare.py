@@ -17,13 +17,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from . import diagnostics, exercises, runs
+from . import diagnostics, exercises, fileio, runs
 from .config import Config
 from .plotting import plot_overlay
 from .records import final_value
 
 DEFAULT_COLUMNS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob")
-_IDENTITY_EXCLUDED = ("name", "output_dir")
 
 __all__ = ["DEFAULT_COLUMNS", "Comparison", "at_equal_steps", "compare", "compare_at_equal_steps",
            "step_history"]
@@ -76,7 +75,7 @@ def _cell(value: Any, digits: int) -> str:
 def _differing(configs: Sequence[Mapping[str, Any]]) -> list[str]:
     """The config fields (in ``Config`` order, names and folders left out) whose values differ between runs."""
     order = [f.name for f in fields(Config)]
-    return [k for k in order if k not in _IDENTITY_EXCLUDED and len({json.dumps(c.get(k), sort_keys=True)
+    return [k for k in order if k not in runs.IDENTITY_IGNORED and len({json.dumps(c.get(k), sort_keys=True)
                                                                      for c in configs}) > 1]
 
 
@@ -104,7 +103,7 @@ def compare(
     paths = runs.expand_runs(runs_)
     if not paths:
         raise ValueError("compare() needs at least one run folder.")
-    configs = [runs.read_json(p / runs.CONFIG_FILE) for p in paths]
+    configs = [fileio.read_json(p / runs.CONFIG_FILE) for p in paths]
     keys = _differing(configs)
     histories = [runs.load_history(p) for p in paths]
     table = []
@@ -117,7 +116,7 @@ def compare(
             row[column] = math.nan if value is None else value
         try:
             values = runs.read_metrics(path) or {}
-        except runs.RunFolderError:
+        except fileio.RunFolderError:
             values = {}
         for k, v in values.items():
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("seed", "samples", "seconds"):
@@ -177,7 +176,7 @@ def step_history(run_dir: str | os.PathLike) -> dict[str, list[float]]:
         last = {int(e): int(s) for e, s in zip(logged["epoch"], logged["step"])}  # the last step of each epoch
         if all(e in last for e in epochs):
             return {**history, "step": [float(last[e]) for e in epochs]}
-    per_epoch = runs.read_json(Path(run_dir) / runs.CONFIG_FILE).get("steps_per_epoch")
+    per_epoch = fileio.read_json(Path(run_dir) / runs.CONFIG_FILE).get("steps_per_epoch")
     if not per_epoch:
         raise ValueError(f"{Path(run_dir).name}: no steps.csv and no steps_per_epoch in its config, so its epochs "
                          "cannot be placed on a step axis. Train it with log_steps=True or a fixed steps_per_epoch.")
@@ -201,7 +200,7 @@ def at_equal_steps(runs_: Sequence[str | os.PathLike], columns: Sequence[str] = 
     if not paths:
         raise ValueError("at_equal_steps() needs at least one run folder.")
     histories = [step_history(p) for p in paths]
-    configs = [runs.read_json(p / runs.CONFIG_FILE) for p in paths]
+    configs = [fileio.read_json(p / runs.CONFIG_FILE) for p in paths]
     keys = _differing(configs)
     table: list[dict[str, Any]] = [{"run": p.name, **{k: c.get(k) for k in keys},
                                     "steps done": int(h["step"][-1]) if h["step"] else 0}

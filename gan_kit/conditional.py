@@ -17,8 +17,8 @@ trackers, the EMA copy, loss scaling and ``fit()`` work unchanged; its step read
 ``build_conditional_gan`` (``gan_kit.training``'s "conditional" family). Sampling by class:
 ``grid_images`` (one row per class, fixed noise per column; ``SampleGrid`` saves it),
 ``sample(n, labels)`` and ``interpolate_classes``. Per-class metrics (per-class accuracy and
-intra-class FID) live in ``gan_kit.metrics.per_class`` and are re-exported here:
-``per_class_table``, ``per_class_metrics``, ``evaluate_per_class``.
+intra-class FID) live in ``gan_kit.metrics``: ``per_class_table``, ``per_class_metrics``,
+``evaluate_per_class``.
 """
 
 from __future__ import annotations
@@ -31,20 +31,11 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from .config import NO_RECIPE, Config, for_profile
+from .config import CONDITIONINGS, NO_RECIPE, Config, for_profile
 from .gan import GAN, compile_gan
 from .losses import class_loss
-from .metrics.per_class import (
-    evaluate_per_class,
-    generator_classes,
-    is_conditional_generator,
-    per_class_metrics,
-    per_class_table,
-    summarize_per_class,
-    write_per_class,
-)
-from .models import CONDITIONINGS, build_conditional_models, precision
-from .runs import PER_CLASS_FILE, read_per_class
+from .metrics.per_class import generator_classes
+from .models import build_conditional_models, precision
 
 
 @keras.saving.register_keras_serializable(package="gan_kit")
@@ -389,19 +380,10 @@ def build_conditional_gan(config: Config, runtime: dict[str, Any] | None = None,
 
 __all__ = [
     "CONDITIONAL_BASE",
-    "CONDITIONINGS",
-    "PER_CLASS_FILE",
     "ConditionalGAN",
     "CycleLabels",
     "balanced_sampler",
     "build_conditional_gan",
     "conditional_config",
     "dataset_classes",
-    "evaluate_per_class",
-    "is_conditional_generator",
-    "per_class_metrics",
-    "per_class_table",
-    "read_per_class",
-    "summarize_per_class",
-    "write_per_class",
 ]

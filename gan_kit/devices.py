@@ -9,7 +9,7 @@ import os
 import platform
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # TensorFlow's C++ start-up lines: printed while its shared libraries load, before TF_CPP_MIN_LOG_LEVEL applies.
@@ -159,7 +159,7 @@ def describe() -> dict[str, Any]:
 
 
 # XLA on this kit's reference CPU (2 cores, TF 2.21) is measured by `python -m gan_kit bench`;
-# see README "Performance". The default below follows that measurement.
+# see docs/development.md, "Performance". The default below follows that measurement.
 CPU_XLA_DEFAULT = False
 CUDA_MIN_COMPUTE_FOR_FP16 = (7, 0)
 
@@ -177,6 +177,36 @@ def _compute_capability(gpu_name: str) -> tuple[int, int] | None:
     return None
 
 
+REFERENCE_CPU_CORES = 2  # the CPU the notebooks' times are measured on (x86-64, no GPU)
+
+
+def time_estimate(minutes: Mapping[str, float], profile: str, info: dict[str, Any] | None = None) -> str:
+    """A notebook's expected running time under ``profile`` on this machine, as one sentence.
+
+    Args:
+        minutes: the notebook's measured wall time in minutes per profile on the reference
+            ``REFERENCE_CPU_CORES``-core CPU (a profile left out was not measured there).
+        profile: the concrete profile (``smoke``, ``quick`` or ``full``).
+        info: ``describe()`` of this machine (default: measured now).
+    """
+    info = info or describe()
+    measured = minutes.get(profile)
+    if measured is None and profile != "full":
+        return f"Profile '{profile}' was not timed for this notebook on the {REFERENCE_CPU_CORES}-core reference CPU."
+    if measured is None:
+        return (f"Profile 'full' was not timed on the {REFERENCE_CPU_CORES}-core reference CPU: it is sized for a GPU"
+                + (" (this machine has one)." if info.get("gpu") else "; on a CPU expect hours. Use 'quick' on a "
+                   "laptop."))
+    amount = "under a minute" if measured < 1 else f"about {round(measured)} minute{'s' * (round(measured) != 1)}"
+    sentence = (f"Expected time under '{profile}': {amount} on the {REFERENCE_CPU_CORES}-core reference CPU "
+                "(measured)")
+    if info.get("gpu"):
+        return sentence + f"; on this machine's {info.get('device', 'GPU')} expect less (not measured)."
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return sentence + (f"; this CPU has {cores} cores, so expect about that or less." if cores and
+                       cores >= REFERENCE_CPU_CORES else f"; this CPU has {cores} core(s): expect longer.")
+
+
 def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]:
     """The fast path for a config on this machine: XLA, steps per execution, precision, distribution, with reasons.
 
@@ -184,76 +214,11 @@ def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]
     """
     info = info or describe()
     reasons: dict[str, str] = {}
-    gpus, metal = info["gpus"], info["metal"]
-
-    if config.jit_compile is not None:
-        jit, reasons["jit_compile"] = bool(config.jit_compile), "set in the config"
-        if jit and metal:
-            jit, reasons["jit_compile"] = False, "XLA is not available through tensorflow-metal; turned off"
-    elif metal:
-        jit, reasons["jit_compile"] = False, "XLA is not available through tensorflow-metal"
-    elif gpus:
-        jit, reasons["jit_compile"] = True, "XLA fuses the conv/BN/activation kernels on CUDA"
-    else:
-        jit = CPU_XLA_DEFAULT
-        reasons["jit_compile"] = (
-            "XLA was measured faster on the reference CPU" if jit else
-            "XLA was measured slower than TensorFlow's oneDNN kernels on the reference CPU (python -m gan_kit bench)"
-        )
-
-    if config.steps_per_execution is not None:
-        spe, reasons["steps_per_execution"] = int(config.steps_per_execution), "set in the config"
-    elif gpus:
-        spe, reasons["steps_per_execution"] = 8, "several steps per call hide Python overhead behind fast GPU steps"
-    else:
-        spe, reasons["steps_per_execution"] = 1, "a CPU step takes long enough that per-step overhead is negligible"
-    if config.steps_per_epoch is not None:
-        spe = max(1, min(spe, config.steps_per_epoch))
-
-    if config.mixed_precision != "auto":
-        precision, reasons["mixed_precision"] = (
-            "float32" if config.mixed_precision == "off" else config.mixed_precision), "set in the config"
-    elif gpus and not metal:
-        cc = _compute_capability(gpus[0])
-        if cc is None or cc >= CUDA_MIN_COMPUTE_FOR_FP16:
-            precision = "mixed_float16"
-            reasons["mixed_precision"] = "CUDA GPU with tensor cores: float16 compute, float32 weights and losses"
-        else:
-            precision, reasons["mixed_precision"] = "float32", f"GPU compute capability {cc} has no fast float16"
-    elif metal:
-        precision = "float32"
-        reasons["mixed_precision"] = "not measured to help with tensorflow-metal; set mixed_float16 to try"
-    elif info.get("cpu_bf16"):
-        precision = "mixed_bfloat16"
-        reasons["mixed_precision"] = (
-            "the CPU has native bfloat16 dot products (AVX512_BF16/AMX): bfloat16 compute, float32 weights, "
-            "logits and losses (measured about 1.3x the float32 step on the reference CPU; python -m gan_kit bench)")
-    else:
-        precision = "float32"
-        reasons["mixed_precision"] = "this CPU has no native bfloat16 or float16 arithmetic; emulating them is slower"
-
-    if config.distribute == "multi_worker":
-        strategy = "multi_worker"
-        role = worker_role()
-        reasons["distribute"] = (
-            f"MultiWorkerMirroredStrategy over the {role['workers']} worker(s) of TF_CONFIG (set in the config); "
-            f"this process is {role['type']} {role['index']}" + (", the chief" if role["chief"] else ""))
-    elif config.distribute == "off" or (config.distribute == "auto" and len(gpus) < 2):
-        strategy = "default"
-        reasons["distribute"] = "one device" if config.distribute == "auto" else "set in the config"
-    else:
-        strategy = "mirrored"
-        where = f"{len(gpus)} GPUs" if gpus else "this machine's CPU"
-        reasons["distribute"] = f"MirroredStrategy over {where}" + (
-            " (set in the config)" if config.distribute == "mirrored" else "")
-    if gpus or metal:
-        fused = False
-        reasons["fused_batch_norm"] = "Keras' own BatchNorm (XLA fuses it on CUDA; not measured through Metal)"
-    else:
-        fused = True
-        reasons["fused_batch_norm"] = (
-            "BatchNorm through TensorFlow's fused kernel (oneDNN): about a third fewer ops per step than Keras' "
-            "moments-based BatchNorm, measured faster on the reference CPU (python -m gan_kit bench)")
+    jit, reasons["jit_compile"] = _choose_jit(config, info)
+    spe, reasons["steps_per_execution"] = _choose_steps_per_execution(config, info)
+    precision, reasons["mixed_precision"] = _choose_precision(config, info)
+    strategy, reasons["distribute"] = _choose_distribute(config, info)
+    fused, reasons["fused_batch_norm"] = _choose_fused_batch_norm(info)
     return {
         "device": info["device"],
         "jit_compile": jit,
@@ -263,6 +228,78 @@ def choose_runtime(config, info: dict[str, Any] | None = None) -> dict[str, Any]
         "fused_batch_norm": fused,
         "reasons": reasons,
     }
+
+
+def _choose_jit(config, info: dict[str, Any]) -> tuple[bool, str]:
+    """XLA on or off, and why."""
+    gpus, metal = info["gpus"], info["metal"]
+    if config.jit_compile is not None:
+        if bool(config.jit_compile) and metal:
+            return False, "XLA is not available through tensorflow-metal; turned off"
+        return bool(config.jit_compile), "set in the config"
+    if metal:
+        return False, "XLA is not available through tensorflow-metal"
+    if gpus:
+        return True, "XLA fuses the conv/BN/activation kernels on CUDA"
+    if CPU_XLA_DEFAULT:
+        return True, "XLA was measured faster on the reference CPU"
+    return False, ("XLA was measured slower than TensorFlow's oneDNN kernels on the reference CPU "
+                   "(python -m gan_kit bench)")
+
+
+def _choose_steps_per_execution(config, info: dict[str, Any]) -> tuple[int, str]:
+    """Train steps per call (at most the epoch's steps), and why."""
+    if config.steps_per_execution is not None:
+        spe, reason = int(config.steps_per_execution), "set in the config"
+    elif info["gpus"]:
+        spe, reason = 8, "several steps per call hide Python overhead behind fast GPU steps"
+    else:
+        spe, reason = 1, "a CPU step takes long enough that per-step overhead is negligible"
+    if config.steps_per_epoch is not None:
+        spe = max(1, min(spe, config.steps_per_epoch))
+    return spe, reason
+
+
+def _choose_precision(config, info: dict[str, Any]) -> tuple[str, str]:
+    """The mixed-precision policy, and why."""
+    gpus, metal = info["gpus"], info["metal"]
+    if config.mixed_precision != "auto":
+        return ("float32" if config.mixed_precision == "off" else config.mixed_precision), "set in the config"
+    if gpus and not metal:
+        cc = _compute_capability(gpus[0])
+        if cc is None or cc >= CUDA_MIN_COMPUTE_FOR_FP16:
+            return "mixed_float16", "CUDA GPU with tensor cores: float16 compute, float32 weights and losses"
+        return "float32", f"GPU compute capability {cc} has no fast float16"
+    if metal:
+        return "float32", "not measured to help with tensorflow-metal; set mixed_float16 to try"
+    if info.get("cpu_bf16"):
+        return "mixed_bfloat16", (
+            "the CPU has native bfloat16 dot products (AVX512_BF16/AMX): bfloat16 compute, float32 weights, "
+            "logits and losses (measured about 1.3x the float32 step on the reference CPU; python -m gan_kit bench)")
+    return "float32", "this CPU has no native bfloat16 or float16 arithmetic; emulating them is slower"
+
+
+def _choose_distribute(config, info: dict[str, Any]) -> tuple[str, str]:
+    """The distribution strategy's kind, and why."""
+    gpus = info["gpus"]
+    if config.distribute == "multi_worker":
+        role = worker_role()
+        return "multi_worker", (
+            f"MultiWorkerMirroredStrategy over the {role['workers']} worker(s) of TF_CONFIG (set in the config); "
+            f"this process is {role['type']} {role['index']}" + (", the chief" if role["chief"] else ""))
+    if config.distribute == "off" or (config.distribute == "auto" and len(gpus) < 2):
+        return "default", "one device" if config.distribute == "auto" else "set in the config"
+    where = f"{len(gpus)} GPUs" if gpus else "this machine's CPU"
+    return "mirrored", f"MirroredStrategy over {where}" + (
+        " (set in the config)" if config.distribute == "mirrored" else "")
+
+
+def _choose_fused_batch_norm(info: dict[str, Any]) -> tuple[bool, str]:
+    """BatchNorm through TensorFlow's fused kernel or Keras' own, and why."""
+    if info["gpus"] or info["metal"]:
+        return False, "Keras' own BatchNorm (XLA fuses it on CUDA; not measured through Metal)"
+    return True, ("BatchNorm through TensorFlow's fused kernel (oneDNN): about a third fewer ops per step than Keras' "
+                  "moments-based BatchNorm, measured faster on the reference CPU (python -m gan_kit bench)")
 
 
 def apply_runtime(model, runtime: dict[str, Any]) -> None:
@@ -340,7 +377,8 @@ class ClusterError(ValueError):
 
 
 RECIPE = ("Set TF_CONFIG in every process, e.g. '{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
-          "\"task\": {\"type\": \"worker\", \"index\": 0}}' (index 1 on the second; README, \"Several machines\").")
+          "\"task\": {\"type\": \"worker\", \"index\": 0}}' (index 1 on the second; docs/library.md, "
+          "\"Several processes or machines\").")
 
 
 def worker_role(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -471,6 +509,21 @@ def share_across_replicas(model) -> None:
             setattr(model, name, per_replica)
 
 
-__all__ = ["ClusterError", "apply_runtime", "choose_runtime", "cpu_has_native_bf16", "describe", "fuse_batch_norm",
-           "gpu_available", "is_apple_silicon", "make_strategy", "multi_worker_strategy", "quiet_tensorflow_startup",
-           "replica_rows", "share_across_replicas", "worker_role"]
+__all__ = [
+    "ClusterError",
+    "REFERENCE_CPU_CORES",
+    "apply_runtime",
+    "choose_runtime",
+    "cpu_has_native_bf16",
+    "describe",
+    "fuse_batch_norm",
+    "gpu_available",
+    "is_apple_silicon",
+    "make_strategy",
+    "multi_worker_strategy",
+    "quiet_tensorflow_startup",
+    "replica_rows",
+    "share_across_replicas",
+    "time_estimate",
+    "worker_role",
+]

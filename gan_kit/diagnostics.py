@@ -5,7 +5,7 @@ a series of measurements on the fixed-noise samples, and returns a :class:`Findi
 its condition holds at the latest epoch, else ``None``:
 
 * :func:`check_d_overpowering`: D(real) near 1 and D(fake) near 0 for several epochs
-  while G's loss climbs (story 2: D reached ~100% accuracy and G stopped learning).
+  while G's loss climbs: D classifies nearly every image right and G's gradients vanish, so G stops learning.
 * :func:`check_mode_collapse`: the samples are far less varied than real images and not
   recovering (optionally: few of the classes a classifier knows are generated).
 * :func:`check_divergence`: a NaN or Inf loss (``callbacks.DivergenceGuard`` stops the run).
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from . import runs
+from . import fileio
 from .runs import DIAGNOSTICS_FILE
 
 CODES = ("divergence", "loss_jump", "d_overpowering", "mode_collapse", "stagnation", "oscillation")
@@ -470,13 +470,13 @@ def scan(history: Mapping[str, Sequence[float]], series: Mapping[str, Any] | Non
 def read(run_dir: str | os.PathLike) -> dict[str, Any]:
     """The raw contents of a run's ``diagnostics.json`` (``{}`` when it has none)."""
     path = Path(run_dir) / DIAGNOSTICS_FILE
-    return runs.read_json(path) if path.exists() else {}
+    return fileio.read_json(path) if path.exists() else {}
 
 
 def write(run_dir: str | os.PathLike, findings: Sequence[Finding], series: Mapping[str, Any] | None = None,
           **extra: Any) -> Path:
     """Atomically write ``diagnostics.json``: the findings in order, the sample measurements, the thresholds."""
-    return runs.write_json(Path(run_dir) / DIAGNOSTICS_FILE, {
+    return fileio.write_json(Path(run_dir) / DIAGNOSTICS_FILE, {
         "findings": [f.to_dict() for f in findings],
         "codes": sorted({f.code for f in findings}, key=CODES.index),
         "series": dict(series or {}),
@@ -506,7 +506,6 @@ def to_markdown(findings: Sequence[Finding]) -> str:
 __all__ = [
     "CODES",
     "MIN_EPOCHS",
-    "DIAGNOSTICS_FILE",
     "Finding",
     "check_all",
     "check_d_overpowering",

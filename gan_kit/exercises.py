@@ -10,6 +10,7 @@ piece, in every run the notebook starts (``train``, sweeps, the lab), instead of
     exercises.use(kid_from_features=kid_from_features)   # notebook 06: KID's estimate on each subset
     exercises.use(prepare_image=prepare_image)   # notebook 07: how image-folder files become training images
     exercises.use(conditional_input=conditional_input)   # notebook 08: the conditional generator's input
+    exercises.use(projection_logit=projection_logit)   # notebook 08: the projection discriminator's class term
 
 | name | signature | used by |
 | --- | --- | --- |
@@ -21,6 +22,7 @@ piece, in every run the notebook starts (``train``, sweeps, the lab), instead of
 | ``compare_at_equal_steps`` | ``(histories, metric) -> (step, values)`` | ``compare.at_equal_steps`` |
 | ``prepare_image`` | ``(image, size) -> float32 (size, size, 3) in [-1, 1]`` | the ``image_folder`` dataset |
 | ``conditional_input`` | ``(z, labels, num_classes) -> [z, one_hot]`` (TF ops) | ``models.ConditionalInput`` |
+| ``projection_logit`` | ``(logit, features, class_embeddings, labels) -> logit`` (TF) | ``models.ProjectionLogit`` |
 
 The registry lives in the Python process: runs started in other processes (``parallel`` sweeps) use the kit's
 own implementation, and say so in their log. ``exercises.clear()`` forgets every answer.
@@ -42,6 +44,7 @@ EXERCISES: dict[str, str] = {  # name -> the notebook whose exercise it is
     "kid_from_features": "06_evaluating_gans",
     "prepare_image": "07_cifar100_and_custom_data",
     "conditional_input": "08_conditional_gan",
+    "projection_logit": "08_conditional_gan",
 }
 _ANSWERS: dict[str, Callable] = {}
 

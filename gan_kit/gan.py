@@ -15,12 +15,11 @@ import tensorflow as tf
 
 from . import exercises
 from .augment import diff_augment, parse_policy
-from .config import Config
+from .config import OPTIMIZERS, Config, check_label_tricks, check_range
 from .losses import feature_matching_loss, get_losses, gradient_penalty
 from .models import build_models, precision
 
 HISTORY_COLUMNS = ["g_loss", "d_loss", "d_real_prob", "d_fake_prob", "epoch_time"]
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 __all__ = ["GAN", "HISTORY_COLUMNS", "build_gan", "compile_gan", "config_optimizers", "make_optimizer"]
 
@@ -66,8 +65,7 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
-        if not 0.0 <= float(ema) < 1.0:
-            raise ValueError(f"ema must be 0 (off) or a decay in (0, 1). Received: ema={ema}.")
+        check_range("ema", float(ema), "GAN argument")
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
@@ -129,27 +127,18 @@ class GAN(keras.Model):
             ValueError: for an unknown loss or a value out of range.
         """
         super().compile(**kwargs)
-        checks = {
-            "label_smoothing": (label_smoothing, 0.0, 0.5),
-            "label_noise": (label_noise, 0.0, 1.0),
-            "label_flip": (label_flip, 0.0, 0.5),
-            "gp_weight": (gp_weight, 0.0, 1000.0),
-            "feature_matching": (feature_matching, 0.0, 1000.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= float(value) <= high or (name == "label_smoothing" and value >= 0.5):
-                bracket = ")" if name == "label_smoothing" else "]"
-                raise ValueError(f"{name} must be in [{low}, {high}{bracket}. Received: {name}={value}.")
-        for name, value in (("n_critic", n_critic), ("g_steps", g_steps)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1. Received: {name}={value}.")
+        where = "GAN.compile argument"  # the config's own rules for these numbers (gan_kit.config)
+        check_range("gradient_penalty", float(gp_weight), where, shown="gp_weight")
+        check_range("feature_matching", float(feature_matching), where)
+        check_range("n_critic", int(n_critic), where)
+        check_range("g_steps", int(g_steps), where)
+        pair = get_losses(loss)
+        check_label_tricks(loss, pair.uses_labels, float(label_smoothing), float(label_noise), float(label_flip),
+                           where)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.loss_name = loss
-        pair = get_losses(loss)
         self.g_loss_fn, self.d_loss_fn = pair.generator, pair.discriminator
-        if not pair.uses_labels and (label_smoothing or label_noise or label_flip):
-            raise ValueError(f"Label smoothing, noise and flips need a label-based loss; {loss!r} has no labels.")
         self.real_label = 1.0 - float(label_smoothing)
         self.label_noise = float(label_noise)
         self.label_flip = float(label_flip)
@@ -332,7 +321,7 @@ class GAN(keras.Model):
 
 def make_optimizer(name: str, learning_rate: float, beta1: float = 0.5, beta2: float = 0.999,
                    momentum: float = 0.0) -> keras.optimizers.Optimizer:
-    """``adam`` (with the betas), ``sgd`` (with ``momentum``; Nesterov-free, as in story 5's experiments) or
+    """``adam`` (with the betas), ``sgd`` (with ``momentum``; plain, without Nesterov) or
     ``rmsprop``; the betas apply to Adam only."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2)

@@ -1,6 +1,6 @@
-"""Story 3's lab: GANs (loss x z_dim) and VAEs (latent size) on each dataset, then a report from the run folders.
+"""The GAN vs VAE lab: GANs (loss x z_dim) and VAEs (latent size) on each dataset, then a report from the run folders.
 
-The default grid is the story's 12 + 6 runs: GAN loss {bce, hinge} x z_dim {32, 64, 128}
+The default grid is 12 + 6 runs: GAN loss {bce, hinge} x z_dim {32, 64, 128}
 and VAE latent {8, 16, 32}, on MNIST and Fashion-MNIST. A dataset that cannot be read
 (offline, no copy) is **skipped**, with the reason from
 ``gan_kit.data.DatasetNotFoundError``, never replaced by another one.
@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from . import runs
+from . import fileio, runs
 from .config import Config, for_profile, resolve_profile
 from .records import short_reason
 from .runs import LAB_FILE
 from .runs import LAB_REPORT_DIR as REPORT_DIR
 from .runs import LAB_RUNS_DIR as RUNS_DIR
 
-LAB_EPOCHS = 10  # the story's epochs per run (the smoke profile keeps its own)
+LAB_EPOCHS = 10  # epochs per run (the smoke profile keeps its own)
 # The lab's settings on top of the kit's defaults and the profile.
 GAN_SETTINGS: dict[str, Any] = {"g_lr": 2e-4, "d_lr": 2e-4, "g_beta1": 0.5, "d_beta1": 0.5}
 VAE_SETTINGS: dict[str, Any] = {"g_lr": 1e-3, "g_beta1": 0.9, "recon_loss": "bce", "beta": 1.0}
@@ -121,7 +121,7 @@ def point_config(point: LabPoint, profile: str | None = None, runs_dir: str | os
     """The config of one lab point: ``base`` (or defaults), the profile, the lab's model settings, the
     profile's lab budget (``LAB_PROFILE_SETTINGS``), ``epochs``, then ``overrides``.
 
-    Epochs: ``epochs``, else 10 (the story's), except under ``smoke`` which keeps its own.
+    Epochs: ``epochs``, else ``LAB_EPOCHS`` (10), except under ``smoke`` which keeps its own.
     """
     concrete = resolve_profile(profile)
     values: dict[str, Any] = dict(GAN_SETTINGS if point.model == "gan" else VAE_SETTINGS)
@@ -222,21 +222,12 @@ def run_lab(
         A ``LabResult``. Failed points are recorded (``state="failed"`` with the error) and
         the lab goes on with the others.
     """
-    from .training import train
-
     concrete = resolve_profile(profile)
     folder = Path(output_dir) if output_dir is not None else Path("outputs") / "lab" / concrete
     runs_dir = folder / RUNS_DIR
     runs_dir.mkdir(parents=True, exist_ok=True)
     result = LabResult(folder=folder, profile=concrete)
-    status: dict[str, dict[str, Any]] = {}
-    for ds in dict.fromkeys(datasets):
-        reason = dataset_unavailable(ds)
-        status[ds] = {"status": "skipped", "reason": reason} if reason else {"status": "available"}
-        if reason:
-            result.skipped[ds] = reason
-            if verbose:
-                log(f"lab: {ds} skipped - {short_reason(reason)}")
+    status = _dataset_status(datasets, result, log if verbose else None)
     points = lab_points([ds for ds in status if ds not in result.skipped], gan_losses, z_dims, vae_latents)
     record = {
         "profile": concrete,
@@ -247,34 +238,12 @@ def run_lab(
     }
 
     def save() -> None:
-        runs.write_json(folder / LAB_FILE, {**record, "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
+        fileio.write_json(folder / LAB_FILE, {**record, "updated": time.strftime("%Y-%m-%d %H:%M:%S")})
 
     save()
     for i, point in enumerate(points, 1):
         config = point_config(point, concrete, runs_dir, epochs=epochs, **(overrides or {}))
-        entry: dict[str, Any] = {"name": point.name, "label": point.label, "dataset": point.dataset,
-                                 "model": point.model, "loss": point.loss, "latent_dim": point.latent_dim}
-        start = time.perf_counter()
-        existing = find_finished(runs_dir, config)
-        try:
-            if existing is not None:
-                run_dir, entry["state"] = existing, "reused"
-            else:
-                run_dir = train(config, verbose=2 if verbose >= 2 else 0).path
-                entry["state"] = runs.read_status(run_dir)["state"]
-                if entry["state"] == "finished":
-                    entry["state"] = "trained"
-            entry["path"] = str(run_dir.relative_to(folder))
-            if entry["state"] in ("trained", "reused"):
-                _finish_artifacts(run_dir, config, entry, evaluate)
-        except Exception as exc:
-            entry["state"] = "failed"
-            entry["error"] = f"{type(exc).__name__}: {exc}"
-            entry["traceback"] = traceback.format_exc(limit=5)
-            made = runs.find_runs(runs_dir, name=point.name, states=("failed",))
-            if made and "path" not in entry:
-                entry["path"] = str(made[-1].relative_to(folder))
-        entry["seconds"] = round(time.perf_counter() - start, 1)
+        entry = _lab_point(point, config, folder, evaluate, verbose)
         result.runs.append(entry)
         save()
         if verbose:
@@ -290,14 +259,59 @@ def run_lab(
     return result
 
 
+def _dataset_status(datasets: Sequence[str], result: LabResult, log: Callable[[str], None] | None
+                    ) -> dict[str, dict[str, Any]]:
+    """Each dataset's status (``available``, or ``skipped`` with the reason, also put in ``result.skipped``)."""
+    status: dict[str, dict[str, Any]] = {}
+    for ds in dict.fromkeys(datasets):
+        reason = dataset_unavailable(ds)
+        status[ds] = {"status": "skipped", "reason": reason} if reason else {"status": "available"}
+        if reason:
+            result.skipped[ds] = reason
+            if log is not None:
+                log(f"lab: {ds} skipped - {short_reason(reason)}")
+    return status
+
+
+def _lab_point(point: LabPoint, config: Config, folder: Path, evaluate: bool, verbose: int) -> dict[str, Any]:
+    """Train (or reuse) one lab point's run and its artifacts; its ``lab.json`` entry, ``failed`` with the error
+    when anything raised."""
+    from .training import train
+
+    runs_dir = folder / RUNS_DIR
+    entry: dict[str, Any] = {"name": point.name, "label": point.label, "dataset": point.dataset,
+                             "model": point.model, "loss": point.loss, "latent_dim": point.latent_dim}
+    start = time.perf_counter()
+    existing = find_finished(runs_dir, config)
+    try:
+        if existing is not None:
+            run_dir, entry["state"] = existing, "reused"
+        else:
+            run_dir = train(config, verbose=2 if verbose >= 2 else 0).path
+            entry["state"] = runs.read_status(run_dir)["state"]
+            if entry["state"] == "finished":
+                entry["state"] = "trained"
+        entry["path"] = str(run_dir.relative_to(folder))
+        if entry["state"] in ("trained", "reused"):
+            _finish_artifacts(run_dir, config, entry, evaluate)
+    except Exception as exc:
+        entry["state"] = "failed"
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        entry["traceback"] = traceback.format_exc(limit=5)
+        made = runs.find_runs(runs_dir, name=point.name, states=("failed",))
+        if made and "path" not in entry:
+            entry["path"] = str(made[-1].relative_to(folder))
+    entry["seconds"] = round(time.perf_counter() - start, 1)
+    return entry
+
+
 def read_lab(folder: str | os.PathLike) -> dict[str, Any]:
     """The ``lab.json`` of a lab folder."""
-    return runs.read_json(Path(folder) / LAB_FILE)
+    return fileio.read_json(Path(folder) / LAB_FILE)
 
 
 __all__ = [
     "LAB_EPOCHS",
-    "LAB_FILE",
     "LAB_PROFILE_SETTINGS",
     "LabPoint",
     "LabResult",
@@ -308,5 +322,4 @@ __all__ = [
     "read_lab",
     "run_lab",
     "save_gan_interpolations",
-    "short_reason",
 ]

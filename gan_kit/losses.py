@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from .config import RECON_LOSSES
+
 Labels = tf.Tensor | float
 
 
@@ -171,8 +173,7 @@ def class_loss(labels: tf.Tensor, class_logits: tf.Tensor) -> tf.Tensor:
         labels=tf.cast(labels, tf.int32), logits=_f32(class_logits)))
 
 
-# ------------------------------------------------------------------ VAE terms
-RECON_LOSSES = ("bce", "mse")
+# ------------------------------------------------------------------ VAE terms (kinds: config.RECON_LOSSES)
 
 
 def kl_divergence(mean: tf.Tensor, log_var: tf.Tensor) -> tf.Tensor:
@@ -236,7 +237,7 @@ class LossPair:
     uses_labels: bool
 
 
-# config name -> loss family
+# config name (one of config.LOSS_NAMES; a test keeps the two equal) -> loss family
 LOSSES: dict[str, LossPair] = {
     "minimax": LossPair(minimax_generator_loss, minimax_discriminator_loss, True),
     "bce": LossPair(bce_generator_loss, bce_discriminator_loss, True),

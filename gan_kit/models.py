@@ -14,24 +14,20 @@ import keras
 from keras import layers
 
 from . import exercises
-from .config import VAE_SIZES
+from .config import CHANNELS, CONDITIONINGS, D_NORMS, RECON_LOSSES, TO_IMAGE, UPSAMPLING, VAE_SIZES
 
 if TYPE_CHECKING:
     from .config import Config
 
 SUPPORTED_SIZES = {28: 7, 32: 4, 64: 4}  # image size -> side of the first feature map
 UPSAMPLINGS = {28: 2, 32: 3, 64: 4}  # image size -> stride-2 steps from the first feature map
-D_NORMS = ("batch", "layer", "none")
-SUPPORTED_CHANNELS = (1, 3)
-CONDITIONINGS = ("projection", "acgan")
-RECON_LOSSES = ("bce", "mse")
 LOGITS_LAYER = "logits"  # the VAE decoder's pre-activation output
 
 __all__ = [
-    "CONDITIONINGS",
     "ConditionalInput",
     "LOGITS_LAYER",
     "MinibatchStdDev",
+    "ProjectionLogit",
     "build_conditional_discriminator",
     "build_conditional_generator",
     "build_conditional_models",
@@ -44,6 +40,7 @@ __all__ = [
     "build_toy_generator",
     "conditional_input",
     "precision",
+    "projection_logit",
 ]
 
 
@@ -69,7 +66,7 @@ def _check_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
             f"The DCGAN models build square images of size {sorted(SUPPORTED_SIZES)}. "
             f"Received: image_shape={image_shape}. Resize the data (config image_size) to 28, 32 or 64."
         )
-    if c not in SUPPORTED_CHANNELS:
+    if c not in CHANNELS:
         raise ValueError(f"channels must be 1 or 3. Received: image_shape={image_shape}.")
     return h, w, c
 
@@ -113,7 +110,7 @@ def build_generator(
     For 32x32: Dense to 4x4x(8*width), then three upsamplings (8, 16, 32) with
     4w, 2w, w filters; for 28x28: 7x7x(4*width), then two (14, 28) with 2w, w; for
     64x64: 4x4x(16*width), then four (8, 16, 32, 64) with 8w, 4w, 2w, w.
-    With ``refine`` a 3x3 conv follows each upsampling (the story-1 assignment).
+    With ``refine`` a 3x3 conv follows each upsampling (the ``assignment`` recipe's generator).
     ``upsample="resize"`` replaces each 4x4 stride-2 transposed conv by nearest-neighbour
     resizing and a 3x3 conv, which avoids checkerboard artifacts (Odena et al. 2016).
     Every hidden layer has BatchNorm + LeakyReLU(0.2). ``to_image="conv"`` ends with a 3x3
@@ -134,10 +131,10 @@ def build_generator(
         A ``keras.Sequential`` mapping (batch, latent_dim) to images in [-1, 1].
     """
     size, _, channels = _check_shape(image_shape)
-    if upsample not in ("transpose", "resize"):
-        raise ValueError(f"upsample must be 'transpose' or 'resize'. Received: upsample={upsample!r}.")
-    if to_image not in ("conv", "transpose"):
-        raise ValueError(f"to_image must be 'conv' or 'transpose'. Received: to_image={to_image!r}.")
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"upsample must be one of {list(UPSAMPLING)}. Received: upsample={upsample!r}.")
+    if to_image not in TO_IMAGE:
+        raise ValueError(f"to_image must be one of {list(TO_IMAGE)}. Received: to_image={to_image!r}.")
     base = SUPPORTED_SIZES[size]
     n_up = UPSAMPLINGS[size]
     filters = [width * 2 ** (n_up - 1 - i) for i in range(n_up)]  # e.g. 4w, 2w, w
@@ -316,6 +313,61 @@ def build_conditional_generator(
     return keras.Model([z, label], body(joined), name=name)
 
 
+def projection_logit(logit, features, class_embeddings, labels):
+    """The projection discriminator's output (Miyato & Koyama 2018), float32 of shape (batch, 1): ``logit``
+    (batch, 1), the unconditional term psi(phi(x)), plus for each example the inner product of its features
+    phi(x) (a row of ``features``, (batch, feature_dim)) with the row of ``class_embeddings`` ((num_classes,
+    feature_dim): row y is class y's vector e_y) that its integer label (``labels``, (batch,)) picks."""
+    # BEGIN SOLUTION 08 projection_logit
+    embedded = keras.ops.take(class_embeddings, keras.ops.cast(labels, "int32"), axis=0)  # e_y of each example
+    inner = keras.ops.sum(embedded * features, axis=-1, keepdims=True)  # <e_y, phi(x)>, (batch, 1)
+    return logit + inner
+    # END SOLUTION
+
+
+@keras.saving.register_keras_serializable(package="gan_kit")
+class ProjectionLogit(layers.Layer):
+    """The projection discriminator's head: ``[logit, features, label]`` to ``projection_logit(logit, features,
+    E, label)``, computed by the student's function when notebook 08 registered one (``gan_kit.exercises``), else
+    by the kit's.
+
+    It holds the class embeddings E (num_classes, feature_dim) as the kernel of a bias-free Dense layer
+    ``class_embedding`` on one-hot labels, wrapped in ``SpectralNormalization`` with ``spectral_norm``; E is that
+    layer applied to the identity matrix (:meth:`class_embeddings`), so it is spectrally normalised in training like
+    every other weight of D, and the answer receives the whole matrix and picks each label's row itself.
+    """
+
+    def __init__(self, num_classes: int, feature_dim: int, spectral_norm: bool = False, **kwargs):
+        super().__init__(**{**kwargs, "autocast": False})  # the answer sees float32 under mixed precision too
+        self.num_classes, self.feature_dim = int(num_classes), int(feature_dim)
+        self.spectral_norm = bool(spectral_norm)
+        embed = layers.Dense(self.feature_dim, use_bias=False, dtype="float32", name="class_embedding")
+        self.class_embedding = _sn(embed, self.spectral_norm)
+
+    def build(self, input_shape):
+        self.class_embedding.build((None, self.num_classes))
+
+    def class_embeddings(self, training=None):
+        """E, float32 (num_classes, feature_dim): row y is class y's embedding e_y (spectrally normalised)."""
+        eye = keras.ops.eye(self.num_classes, dtype="float32")  # one-hot rows of every class
+        # SpectralNormalization updates its estimate and the kernel in training; a plain Dense has no training flag.
+        return self.class_embedding(eye, training=training) if self.spectral_norm else self.class_embedding(eye)
+
+    def call(self, inputs, training=None):
+        logit, features, labels = inputs
+        project = exercises.answer("projection_logit") or projection_logit
+        out = project(keras.ops.cast(logit, "float32"), keras.ops.cast(features, "float32"),
+                      self.class_embeddings(training), keras.ops.cast(labels, "int32"))
+        return keras.ops.cast(out, "float32")
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "feature_dim": self.feature_dim,
+                "spectral_norm": self.spectral_norm}
+
+
 def build_conditional_discriminator(
     num_classes: int,
     image_shape: tuple[int, int, int] = (32, 32, 3),
@@ -335,7 +387,8 @@ def build_conditional_discriminator(
     - ``conditioning="projection"`` (Miyato & Koyama 2018): inputs ``[image, label]``,
       ``logit = psi(phi(x)) + <embed(y), phi(x)>`` with psi a Dense layer (``logit``) and
       embed(y) a learned vector per class (``class_embedding``, a bias-free Dense on the
-      one-hot label, spectrally normalised with the rest when ``spectral_norm``);
+      one-hot label, spectrally normalised with the rest when ``spectral_norm``), both joined
+      by the layer ``projected_logit`` (``ProjectionLogit``: notebook 08's ``projection_logit``);
     - ``conditioning="acgan"`` (Odena et al. 2017): input ``image`` only, outputs
       ``[logit, class_logits]``: the real/fake logit and an auxiliary classifier's
       ``num_classes`` logits (layer ``class_logits``).
@@ -366,12 +419,8 @@ def build_conditional_discriminator(
         class_logits = _sn(layers.Dense(num_classes, dtype="float32", name="class_logits"), spectral_norm)(features)
         return keras.Model(image, [logit, class_logits], name=name)
     label = keras.Input(shape=(), dtype="int32", name="label")
-    one_hot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="label_one_hot")(label)
-    embed = layers.Dense(feature_dim, use_bias=False, dtype="float32", name="class_embedding")
-    embedded = _sn(embed, spectral_norm)(one_hot)
-    projection = layers.Dot(axes=1, dtype="float32", name="projection")([embedded, features])
-    logit = layers.Add(dtype="float32", name="projected_logit")([logit, projection])
-    return keras.Model([image, label], logit, name=name)
+    head = ProjectionLogit(num_classes, feature_dim, spectral_norm, dtype="float32", name="projected_logit")
+    return keras.Model([image, label], head([logit, features, label]), name=name)
 
 
 def build_conditional_models(config: Config, num_classes: int) -> tuple[keras.Model, keras.Model]:
@@ -390,7 +439,7 @@ def _vae_shape(image_shape: tuple[int, int, int]) -> tuple[int, int]:
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (height, width, channels). Received: image_shape={image_shape}.")
     h, w, c = (int(v) for v in image_shape)
-    if h != w or h not in VAE_SIZES or c not in SUPPORTED_CHANNELS:
+    if h != w or h not in VAE_SIZES or c not in CHANNELS:
         raise ValueError(f"The VAE builds square 28x28 or 32x32 images with 1 or 3 channels (64x64 is for the "
                          f"GANs' dcgan_paper models). Received: image_shape={image_shape}; set image_size=28 or 32.")
     return h, c

@@ -329,6 +329,51 @@ def health(run: str | os.PathLike | RunRecord) -> str:
     return text
 
 
+def _d_balance(r: RunRecord) -> list[str]:
+    """The final epoch's D(real), D(fake) and what their gap says about the balance of the game."""
+    real_p, fake_p = r.final("d_real_prob"), r.final("d_fake_prob")
+    if real_p is None or fake_p is None:
+        return []
+    gap = real_p - fake_p
+    lines = [f"Final epoch: D(real) = {real_p:.3f}, D(fake) = {fake_p:.3f}, gap {gap:+.3f}."]
+    if gap > 0.3:
+        lines.append("D is winning clearly: it separates real from generated images with confidence.")
+    elif gap > 0.1:
+        lines.append("D has the upper hand, but it is not certain.")
+    elif gap >= -0.1:
+        where = ("both above 0.5: D calls most images real" if min(real_p, fake_p) > 0.6 else
+                 "both below 0.5: D calls most images fake" if max(real_p, fake_p) < 0.4 else
+                 "both near 0.5: D is unsure")
+        lines.append(f"Neither side dominates: D gives real and generated images similar probabilities "
+                     f"({where}).")
+    else:
+        lines.append("D rates generated images as more real than real ones: D is confused, not G perfect.")
+    return lines
+
+
+def _gan_losses(r: RunRecord, k: int) -> list[str]:
+    """G's and D's losses over the first and last ``k`` epochs, against the equilibrium, and their trend."""
+    c, h, n = r.config, r.history, r.epochs
+    g = [v for v in h.get("g_loss", []) if math.isfinite(v)]
+    d = [v for v in h.get("d_loss", []) if math.isfinite(v)]
+    if not g or not d:
+        return []
+    g0, g1, d0, d1 = _mean(g[:k]), _mean(g[-k:]), _mean(d[:k]), _mean(d[-k:])
+    head = f"Losses (mean of the first {k} -> last {k} epoch(s)): G {g0:.3f} -> {g1:.3f}, D {d0:.3f} -> {d1:.3f}"
+    lines = [f"{head}; at the equilibrium (D says 1/2 everywhere) G = {EQUILIBRIUM_G_LOSS:.3f} and "
+             f"D = {EQUILIBRIUM_D_LOSS:.3f}." if c.loss in ("bce", "minimax") else f"{head} ({c.loss} loss)."]
+    if n < 3:
+        return lines + [f"Only {n} epoch(s): too few points to call a trend."]
+    lines.append(f"G's loss {_change(g0, g1)} and D's loss {_change(d0, d1)} over the run.")
+    if c.loss == "bce" and d1 < 0.1 and g1 > 3.0:
+        lines.append("D's loss is near 0 and G's is high: D rejects generated images with confidence. "
+                     "With the non-saturating loss G still gets a gradient (notebook 01), but it is "
+                     "losing; label smoothing or a lower d_lr rebalances the game (notebook 03).")
+    elif d1 < d0 and g1 > g0:
+        lines.append("D improved while G got worse: D is pulling ahead.")
+    return lines
+
+
 def observe_run(run: str | os.PathLike | RunRecord) -> list[str]:
     """What one run folder's numbers say: D's balance, the losses against the equilibrium, time per epoch,
     sample diversity, the health checks and ``metrics.json``; each sentence quotes its values."""
@@ -348,41 +393,7 @@ def observe_run(run: str | os.PathLike | RunRecord) -> list[str]:
         return lines
     k = max(1, n // 5)  # the first and the last fifth of the epochs
     if r.family == "GAN":
-        real_p, fake_p = r.final("d_real_prob"), r.final("d_fake_prob")
-        if real_p is not None and fake_p is not None:
-            gap = real_p - fake_p
-            lines.append(f"Final epoch: D(real) = {real_p:.3f}, D(fake) = {fake_p:.3f}, gap {gap:+.3f}.")
-            if gap > 0.3:
-                lines.append("D is winning clearly: it separates real from generated images with confidence.")
-            elif gap > 0.1:
-                lines.append("D has the upper hand, but it is not certain.")
-            elif gap >= -0.1:
-                where = ("both above 0.5: D calls most images real" if min(real_p, fake_p) > 0.6 else
-                         "both below 0.5: D calls most images fake" if max(real_p, fake_p) < 0.4 else
-                         "both near 0.5: D is unsure")
-                lines.append(f"Neither side dominates: D gives real and generated images similar probabilities "
-                             f"({where}).")
-            else:
-                lines.append("D rates generated images as more real than real ones: D is confused, not G perfect.")
-        g, d = [v for v in h.get("g_loss", []) if math.isfinite(v)], [v for v in h.get("d_loss", []) if
-                                                                     math.isfinite(v)]
-        if g and d:
-            g0, g1, d0, d1 = _mean(g[:k]), _mean(g[-k:]), _mean(d[:k]), _mean(d[-k:])
-            lines.append(f"Losses (mean of the first {k} -> last {k} epoch(s)): G {g0:.3f} -> {g1:.3f}, D {d0:.3f} "
-                         f"-> {d1:.3f}; at the equilibrium (D says 1/2 everywhere) G = {EQUILIBRIUM_G_LOSS:.3f} and "
-                         f"D = {EQUILIBRIUM_D_LOSS:.3f}." if c.loss in ("bce", "minimax") else
-                         f"Losses (mean of the first {k} -> last {k} epoch(s)): G {g0:.3f} -> {g1:.3f}, D {d0:.3f} "
-                         f"-> {d1:.3f} ({c.loss} loss).")
-            if n >= 3:
-                lines.append(f"G's loss {_change(g0, g1)} and D's loss {_change(d0, d1)} over the run.")
-                if c.loss == "bce" and d1 < 0.1 and g1 > 3.0:
-                    lines.append("D's loss is near 0 and G's is high: D rejects generated images with confidence. "
-                                 "With the non-saturating loss G still gets a gradient (notebook 01), but it is "
-                                 "losing; label smoothing or a lower d_lr rebalances the game (notebook 03).")
-                elif d1 < d0 and g1 > g0:
-                    lines.append("D improved while G got worse: D is pulling ahead.")
-            else:
-                lines.append(f"Only {n} epoch(s): too few points to call a trend.")
+        lines += _d_balance(r) + _gan_losses(r, k)
     else:
         for key in ("recon_loss", "kl_loss"):
             first, last = (h.get(key) or [math.nan])[0], r.final(key)

@@ -24,18 +24,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import runs  # noqa: E402
 from .fileio import atomic_write_bytes  # noqa: E402
-from .images import (  # noqa: E402
-    as_images,
-    image_grid,
-    save_gif,
-    save_image_grid,
-    save_interpolations,
-    save_reconstructions,
-)
+from .images import as_images, image_grid  # noqa: E402
 from .ring import ring_centers  # noqa: E402
 
 __all__ = [
-    "image_grid",
     "plot_family_comparison",
     "plot_history",
     "plot_latent_scatter",
@@ -47,10 +39,6 @@ __all__ = [
     "plot_side_by_side",
     "plot_steps",
     "save_figure",
-    "save_gif",
-    "save_image_grid",
-    "save_interpolations",
-    "save_reconstructions",
     "show_class_grid",
     "show_image_file",
     "show_image_groups",
@@ -219,7 +207,7 @@ def plot_per_class(tables: Mapping[str, Sequence[Mapping] | str | os.PathLike], 
     """Per-class accuracy, class share and intra-class FID of several models, as grouped bars.
 
     Args:
-        tables: label -> a per-class table (``gan_kit.conditional.per_class_metrics``) or a run
+        tables: label -> a per-class table (``gan_kit.metrics.per_class_metrics``) or a run
             folder holding ``metrics_per_class.json``. Models without accuracies (unconditional)
             are left out of the accuracy panel.
         title: optional figure title.
@@ -451,7 +439,7 @@ def plot_side_by_side(histories: Mapping[str, Mapping[str, Sequence[float]] | st
     Args:
         histories: label -> history dict (``Run.history``, ``ToyResult.history``) or run folder.
         samples: label -> images (N, H, W[, C]) in [-1, 1] or uint8, or points (N, 2).
-        coverage: label -> ``toy.mode_coverage_2d`` result, for point samples.
+        coverage: label -> ``ring.mode_coverage_2d`` result, for point samples.
         title: optional figure title.
         size: inches per panel.
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 RECIPES: dict[str, dict[str, Any]] = {
-    # Story 1's assignment exactly: the kit's defaults (DCGAN with 3x3 refinement convs after each
+    # The DCGAN assignment exactly: the kit's defaults (DCGAN with 3x3 refinement convs after each
     # upsampling, BCE from logits, Adam(1e-4, beta1=0.5) for both, batch 256, 100-d noise, 50 epochs,
     # a grid every 10 epochs).
     "assignment": {"loss": "bce", "g_lr": 1e-4, "d_lr": 1e-4, "g_beta1": 0.5, "d_beta1": 0.5, "g_beta2": 0.999,
@@ -39,8 +39,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "wgan_gp": {"loss": "wasserstein", "gradient_penalty": 10.0, "n_critic": 5, "d_norm": "layer",
                 "spectral_norm": False, "g_lr": 1e-4, "d_lr": 1e-4, "g_beta1": 0.0, "d_beta1": 0.0, "g_beta2": 0.9,
                 "d_beta2": 0.9, "batch_size": 64, "d_dropout": 0.0, "g_optimizer": "adam", "d_optimizer": "adam"},
-    # The kit's pick for a 2-core CPU budget (README "Quality per CPU-minute": quick runs stopped after 2 and 5
-    # wall-clock minutes, as ``python -m gan_kit bench --quality`` does): the DCGAN-paper optimizer
+    # The kit's pick for a 2-core CPU budget (docs/development.md, "Quality per CPU-minute": quick runs stopped
+    # after 2 and 5 wall-clock minutes, as ``python -m gan_kit bench --quality`` does): the DCGAN-paper optimizer
     # (Adam(2e-4, beta1=0.5), Radford et al. 2016) at batch 64 for many cheap steps, with three changes:
     # nearest-neighbour resizing + 3x3 conv instead of transposed convs in G (Odena, Dumoulin & Olah 2016,
     # "Deconvolution and checkerboard artifacts"), the hinge loss (Lim & Ye 2017; Miyato et al. 2018) and no

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import runs
+from . import fileio, runs
 from .config import Config
 
 NOT_COMPUTED = "not computed"
@@ -194,7 +194,7 @@ def collect(source: str | os.PathLike | Iterable[str | os.PathLike]) -> ReportDa
     if isinstance(source, (str, os.PathLike)):
         folder = Path(source)
         if (folder / runs.LAB_FILE).is_file():
-            lab = runs.read_json(folder / runs.LAB_FILE)
+            lab = fileio.read_json(folder / runs.LAB_FILE)
             paths = []
             for entry in lab.get("runs", []):
                 if entry.get("path"):

@@ -1,4 +1,4 @@
-"""Markdown and self-contained HTML reports built from run folders alone (story 3's lab report).
+"""Markdown and self-contained HTML reports built from run folders alone (the GAN vs VAE lab's report, or any runs').
 
 ``build_report(source, out_dir)`` reads each run's ``config.json``, ``status.json``,
 ``history.csv``, ``metrics.json`` and images, never a model in memory, and writes
@@ -25,17 +25,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import diagnostics, plotting, runs
-from .observations import findings, observations, trend
+from . import diagnostics, fileio, plotting, runs
+from .observations import observations
 from .records import (
     NOT_APPLICABLE,
     NOT_COMPUTED,
     ReportData,
     RunRecord,
     collect,
-    default_label,
     fmt,
-    load_run,
     short_reason,
 )
 from .runs import METRICS_FILE
@@ -209,7 +207,7 @@ def _comparison_plots(doc: _Doc, data: ReportData, images_dir: Path) -> None:
         plt.close(fig)
         doc.img(f"{IMAGES_DIR}/{name}", images_dir / name, caption)
 
-    finished = [r for r in data.records if r.state in ("finished", "diverged") and r.history]
+    finished = [r for r in data.records if r.state in runs.DONE_STATES and r.history]
     dashes = ["-", "--", ":", "-."]
     colors = plt.get_cmap("tab10")
     for ds in data.datasets:
@@ -299,6 +297,37 @@ def build_report(
     images_dir.mkdir(parents=True)
 
     doc = _Doc()
+    _report_head(doc, data, title)
+    obs = observations(data)
+    if data.lab:
+        _lab_datasets(doc, data)
+    if obs.get("all"):
+        doc.h(2, "Notes")
+        doc.ul(obs["all"])
+    doc.h(2, "Summary")
+    for ds in data.datasets:
+        doc.h(3, ds)
+        doc.table(TABLE_COLUMNS, [[summary_row(r)[c] for c in TABLE_COLUMNS] for r in data.records
+                                  if r.dataset == ds])
+    doc.h(2, "Observations")
+    doc.p("Computed from the numbers above; each sentence quotes the values it rests on.")
+    for ds in data.datasets:
+        doc.h(3, ds)
+        doc.ul(obs.get(ds, []))
+    doc.h(2, "Comparison plots")
+    _comparison_plots(doc, data, images_dir)
+    doc.h(2, "Runs")
+    for r in data.records:
+        _run_section(doc, r, images_dir)
+    plt.close("all")
+
+    md_path = fileio.atomic_write_text(out / REPORT_MD, to_markdown(doc))
+    html_path = fileio.atomic_write_text(out / REPORT_HTML, to_html(doc, title))
+    return md_path, html_path
+
+
+def _report_head(doc: _Doc, data: ReportData, title: str) -> None:
+    """The title, where the numbers come from, and the feature extractors behind FID and KID."""
     doc.h(1, title)
     profiles = sorted({r.config.profile for r in data.records})
     doc.p(f"Generated {time.strftime('%Y-%m-%d %H:%M:%S')} from {len(data.records)} run folder(s) in "
@@ -314,89 +343,57 @@ def build_report(
                   f"`{e}`" + (f" (classifier test accuracy {fmt(a)})" if a is not None else "") + f", {n} samples"
                   for e, a, n in extractors) + ".")
 
-    obs = observations(data)
-    if data.lab:
-        doc.h(2, "Datasets")
-        items = []
-        for ds, info in data.lab.get("datasets", {}).items():
-            if info.get("status") == "skipped":
-                items.append(f"`{ds}`: **skipped** - {short_reason(info.get('reason') or '')} "
-                             "(full reason below)")
-            else:
-                n = sum(1 for r in data.records if r.dataset == ds)
-                items.append(f"`{ds}`: available, {n} run(s)")
-        doc.ul(items)
-        for ds, reason in data.skipped.items():
-            doc.p(f"Full reason `{ds}` was skipped:")
-            doc.pre(reason)
-    if obs.get("all"):
-        doc.h(2, "Notes")
-        doc.ul(obs["all"])
 
-    doc.h(2, "Summary")
-    for ds in data.datasets:
-        doc.h(3, ds)
-        doc.table(TABLE_COLUMNS, [[summary_row(r)[c] for c in TABLE_COLUMNS] for r in data.records
-                                  if r.dataset == ds])
+def _lab_datasets(doc: _Doc, data: ReportData) -> None:
+    """A lab's datasets: available with their run counts, or skipped with the reason."""
+    doc.h(2, "Datasets")
+    items = []
+    for ds, info in data.lab.get("datasets", {}).items():
+        if info.get("status") == "skipped":
+            items.append(f"`{ds}`: **skipped** - {short_reason(info.get('reason') or '')} "
+                         "(full reason below)")
+        else:
+            n = sum(1 for r in data.records if r.dataset == ds)
+            items.append(f"`{ds}`: available, {n} run(s)")
+    doc.ul(items)
+    for ds, reason in data.skipped.items():
+        doc.p(f"Full reason `{ds}` was skipped:")
+        doc.pre(reason)
 
-    doc.h(2, "Observations")
-    doc.p("Computed from the numbers above; each sentence quotes the values it rests on.")
-    for ds in data.datasets:
-        doc.h(3, ds)
-        doc.ul(obs.get(ds, []))
 
-    doc.h(2, "Comparison plots")
-    _comparison_plots(doc, data, images_dir)
-
-    doc.h(2, "Runs")
-    for r in data.records:
-        doc.h(3, f"{r.label} - {r.dataset}")
-        doc.p(f"Folder `{r.path}`; status {r.state}; {r.epochs} epoch(s).")
-        doc.p(_metrics_line(r))
-        if (r.path / diagnostics.DIAGNOSTICS_FILE).is_file():  # training-health checks (gan_kit.diagnostics)
-            found = diagnostics.summarize(r.path)
-            if found:
-                doc.p("Training-health checks that fired:")
-                doc.ul([f"{f.title} (epoch {f.epoch}). {f.explanation} Try: {f.fix}" for f in found])
-            else:
-                doc.p("Training-health checks: none fired.")
-        prefix = _slug(f"{r.dataset}-{r.label}-{r.path.name}")
-        grids = runs.sample_paths(r.path)
-        if grids:
-            what = ("Random samples: the decoder on fixed prior noise" if r.family == "VAE"
-                    else "Samples from the fixed noise batch")
-            _copy_image(doc, grids[-1], images_dir, f"{prefix}-samples.png", f"{r.label} ({r.dataset}): {what}, "
-                        f"{grids[-1].stem.replace('_', ' ')}")
-        for file, caption in _RUN_IMAGES:
-            src = r.path / file
-            if src.is_file():
-                if caption is None:
-                    caption = ("Linear interpolations between the encodings of two test images (real images at "
-                               "both ends)" if r.family == "VAE"
-                               else "Spherical (slerp) interpolations between pairs of noise vectors")
-                _copy_image(doc, src, images_dir, f"{prefix}-{file}", f"{r.label} ({r.dataset}): {caption}")
-    plt.close("all")
-
-    md_path = runs.atomic_write_text(out / REPORT_MD, to_markdown(doc))
-    html_path = runs.atomic_write_text(out / REPORT_HTML, to_html(doc, title))
-    return md_path, html_path
+def _run_section(doc: _Doc, r: RunRecord, images_dir: Path) -> None:
+    """One run: folder, status, metrics, the training-health checks that fired, its last grid and its figures."""
+    doc.h(3, f"{r.label} - {r.dataset}")
+    doc.p(f"Folder `{r.path}`; status {r.state}; {r.epochs} epoch(s).")
+    doc.p(_metrics_line(r))
+    if (r.path / runs.DIAGNOSTICS_FILE).is_file():  # training-health checks (gan_kit.diagnostics)
+        found = diagnostics.summarize(r.path)
+        if found:
+            doc.p("Training-health checks that fired:")
+            doc.ul([f"{f.title} (epoch {f.epoch}). {f.explanation} Try: {f.fix}" for f in found])
+        else:
+            doc.p("Training-health checks: none fired.")
+    prefix = _slug(f"{r.dataset}-{r.label}-{r.path.name}")
+    grids = runs.sample_paths(r.path)
+    if grids:
+        what = ("Random samples: the decoder on fixed prior noise" if r.family == "VAE"
+                else "Samples from the fixed noise batch")
+        _copy_image(doc, grids[-1], images_dir, f"{prefix}-samples.png", f"{r.label} ({r.dataset}): {what}, "
+                    f"{grids[-1].stem.replace('_', ' ')}")
+    for file, caption in _RUN_IMAGES:
+        src = r.path / file
+        if src.is_file():
+            if caption is None:
+                caption = ("Linear interpolations between the encodings of two test images (real images at "
+                           "both ends)" if r.family == "VAE"
+                           else "Spherical (slerp) interpolations between pairs of noise vectors")
+            _copy_image(doc, src, images_dir, f"{prefix}-{file}", f"{r.label} ({r.dataset}): {caption}")
 
 
 __all__ = [
-    "NOT_APPLICABLE",
-    "NOT_COMPUTED",
     "REPORT_HTML",
     "REPORT_MD",
     "TABLE_COLUMNS",
-    "ReportData",
-    "RunRecord",
     "build_report",
-    "collect",
-    "default_label",
-    "findings",
-    "fmt",
-    "load_run",
-    "observations",
     "summary_row",
-    "trend",
 ]

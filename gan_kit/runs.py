@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .fileio import RunFolderError, atomic_write_bytes, atomic_write_text, read_json, write_json
+from .fileio import RunFolderError, atomic_write_text, read_json, write_json
 
 # ----------------------------------------------------------------- file names inside a run folder
 CONFIG_FILE = "config.json"
@@ -63,19 +63,23 @@ STATES = ("running", "finished", "diverged", "failed", "stopped")
 """Run states: training (or killed while training), done, stopped on a NaN/Inf, raised, interrupted."""
 DONE_STATES = ("finished", "diverged")
 """States that count as done: a sweep or lab does not train these again (a diverged run is a result)."""
+IDENTITY_IGNORED = ("name", "output_dir")
+"""Config fields that do not make two runs different experiments: the run's label and where it is written."""
 
 __all__ = [
     "CONFIG_FILE",
+    "DIAGNOSTICS_FILE",
     "DONE_STATES",
     "HISTORY_FILE",
+    "IDENTITY_IGNORED",
+    "LAB_FILE",
     "METRICS_FILE",
+    "PER_CLASS_FILE",
     "STATES",
     "STATUS_FILE",
     "STEPS_FILE",
+    "SWEEP_FILE",
     "Run",
-    "RunFolderError",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "checkpoint_path",
     "create_run_dir",
     "find_runs",
@@ -85,14 +89,14 @@ __all__ = [
     "load_model",
     "load_steps",
     "read_config",
-    "read_json",
+    "read_per_class",
     "read_state",
     "read_status",
+    "read_sweep",
     "sample_path",
     "sample_paths",
     "truncate_history",
     "write_history",
-    "write_json",
     "write_status",
 ]
 
@@ -206,8 +210,9 @@ def truncate_history(run_dir: str | os.PathLike, epochs: int) -> dict[str, list[
 
 
 def read_config(run_dir: str | os.PathLike) -> Config:
-    """The ``Config`` a run was made with."""
-    return Config.from_dict(read_json(Path(run_dir) / CONFIG_FILE))
+    """The ``Config`` a run was made with; an unreadable file or a bad value raises an error naming the file."""
+    path = Path(run_dir) / CONFIG_FILE
+    return Config.from_dict(read_json(path), source=path)
 
 
 def read_status(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -250,7 +255,7 @@ def list_runs(output_dir: str | os.PathLike = "outputs/runs") -> list[Path]:
     return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def config_identity(config: Config | Mapping[str, Any], ignore: Iterable[str] = ("name", "output_dir")
+def config_identity(config: Config | Mapping[str, Any], ignore: Iterable[str] = IDENTITY_IGNORED
                     ) -> dict[str, Any]:
     """The config's fields without the ``ignore``d ones: what makes two runs the same experiment."""
     values = config.to_dict() if isinstance(config, Config) else dict(config)
@@ -263,7 +268,7 @@ def find_runs(
     *,
     name: str | None = None,
     config: Config | None = None,
-    ignore: Iterable[str] = ("name", "output_dir"),
+    ignore: Iterable[str] = IDENTITY_IGNORED,
     states: Sequence[str] | None = None,
     where: Callable[[Path], bool] | None = None,
 ) -> list[Path]:

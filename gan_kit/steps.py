@@ -12,7 +12,7 @@ grids, ``progress.gif``, diagnostics, checkpoints and resume.
 
 Two reference factories:
 
-- ``story1_train_step``: story 1's rule (the TensorFlow DCGAN tutorial's): G makes one batch
+- ``story1_train_step``: the one-pass rule (the TensorFlow DCGAN tutorial's): G makes one batch
   under two tapes, D judges it once, and both losses (BCE from logits, non-saturating for G)
   come from that one forward pass; both networks then update.
 - ``alternating_train_step``: D updates first; then G's loss is computed through the updated
@@ -43,7 +43,7 @@ def _probabilities(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> dict[str, 
 
 def story1_train_step(generator: keras.Model, discriminator: keras.Model, g_optimizer: keras.optimizers.Optimizer,
                       d_optimizer: keras.optimizers.Optimizer) -> Callable:
-    """Story 1's step: one forward pass under two tapes, then both updates (the TF DCGAN tutorial's rule)."""
+    """The one-pass step: one forward pass under two tapes, then both updates (the TF DCGAN tutorial's rule)."""
 
     @tf.function
     def train_step(real_images: tf.Tensor, noise: tf.Tensor) -> dict[str, tf.Tensor]:

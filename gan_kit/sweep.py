@@ -34,12 +34,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from . import checkpoints, runs
+from . import checkpoints, fileio, runs
 from .compare import DEFAULT_COLUMNS, Comparison, compare
 from .config import Config, ConfigError
 from .runs import DONE_STATES, SWEEP_FILE, read_sweep
-
-_IDENTITY_EXCLUDED = ("name", "output_dir")
 
 
 # ----------------------------------------------------------------- grids
@@ -95,7 +93,7 @@ def _hash(value: Any, length: int = 8) -> str:
 
 
 def _identity(config: Config) -> dict[str, Any]:
-    return runs.config_identity(config, _IDENTITY_EXCLUDED)
+    return runs.config_identity(config, runs.IDENTITY_IGNORED)
 
 
 # ----------------------------------------------------------------- results
@@ -163,7 +161,7 @@ def _find_run(folder: Path, run_name: str) -> Path | None:
 def _has_checkpoint(run_dir: Path) -> bool:
     try:
         return checkpoints.read_state(run_dir) is not None
-    except runs.RunFolderError:
+    except fileio.RunFolderError:
         return False
 
 
@@ -294,6 +292,32 @@ def sweep(
             ``output_dir``), a point that is not a valid config, duplicate points, or bad arguments.
         ValueError: for a ``reuse`` item that is neither a run folder nor a sweep folder.
     """
+    _check_sweep_arguments(base, grid, parallel, retries)
+    points = grid_points(grid, random_subset, seed)
+    sweep_name = _sweep_name(base, grid, random_subset, seed, name)
+    folder = Path(output_dir if output_dir is not None else base.output_dir) / sweep_name
+    configs, hashes = _point_configs(base, points, sweep_name, folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise fileio.RunFolderError(f"Cannot create the sweep folder {folder} ({exc}).") from exc
+    items = _sweep_points(folder, points, configs, hashes, reuse)
+    state = {"name": sweep_name, "base": base.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
+             "random_subset": random_subset, "seed": seed, "retries": retries, "parallel": parallel}
+    result = SweepResult(folder=folder, points=points)
+    for item in items:  # done runs first, so the progress bar starts where the last call stopped
+        if item.refresh() is not None and item.done:
+            result.skipped.append(item.path)
+            item.record["state"] = item.state
+            if item.path == item.reused:
+                item.record["reused"] = True
+    _write_sweep(folder, state, items)
+    _train_points(items, result, state, parallel=parallel, retries=retries, verbose=verbose)
+    return _finish_sweep(result, items, state)
+
+
+def _check_sweep_arguments(base: Config, grid: Mapping[str, Sequence[Any]], parallel: int, retries: int) -> None:
+    """Raise ``TypeError``/``ConfigError`` for a base that is not a Config, bad counts or grid keys."""
     if not isinstance(base, Config):
         raise TypeError(f"sweep() needs a gan_kit.Config as base. Received: {type(base).__name__}.")
     for arg, value, low in (("parallel", parallel, 1), ("retries", retries, 0)):
@@ -309,11 +333,15 @@ def sweep(
     repeated = sorted(f for f, n in counts.items() if n > 1)
     if repeated:
         raise ConfigError(f"Grid field(s) {repeated} appear in more than one grid key: each field is swept once.")
-    reserved = [k for k in keys if any(part in _IDENTITY_EXCLUDED for part in _key_fields(k))]
+    reserved = [k for k in keys if any(part in runs.IDENTITY_IGNORED for part in _key_fields(k))]
     if reserved:
         raise ConfigError(f"Grid key(s) {reserved} cannot be swept: the sweep names each run and places it in the "
                           "sweep folder itself (use `name` and `output_dir` of sweep()).")
-    points = grid_points(grid, random_subset, seed)
+
+
+def _sweep_name(base: Config, grid: Mapping[str, Sequence[Any]], random_subset: int | None, seed: int,
+                name: str | None) -> str:
+    """The sweep's name: ``name``, or one derived from the base, the grid and the subset (checked)."""
     sweep_name = name or f"{base.name}-sweep-" + _hash(
         {"base": _identity(base), "grid": {k: list(v) for k, v in grid.items()}, "random_subset": random_subset,
          "seed": seed}, 6)
@@ -321,8 +349,16 @@ def sweep(
             or sweep_name.startswith("."):
         raise ConfigError(f"Sweep name must be a non-empty name without slashes, not starting with '.'. "
                           f"Received: name={sweep_name!r}.")
-    folder = Path(output_dir if output_dir is not None else base.output_dir) / sweep_name
+    return sweep_name
 
+
+def _point_configs(base: Config, points: list[dict[str, Any]], sweep_name: str, folder: Path
+                   ) -> tuple[list[Config], list[str]]:
+    """Each point's config (named by its hash, in the sweep folder) and the run hashes, in order.
+
+    Raises:
+        ConfigError: for a point that is not a valid config, or two points with the same config.
+    """
     configs: list[Config] = []
     seen: dict[str, str] = {}
     for point in points:
@@ -336,34 +372,30 @@ def sweep(
                               "remove the duplicate value from the grid.")
         seen[run_hash] = point_label(point)
         configs.append(config.replace(name=f"{sweep_name}-{run_hash}", output_dir=str(folder)))
+    return configs, list(seen)
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise runs.RunFolderError(f"Cannot create the sweep folder {folder} ({exc}).") from exc
+
+def _sweep_points(folder: Path, points: list[dict[str, Any]], configs: list[Config], hashes: list[str],
+                  reuse: Sequence[str | os.PathLike]) -> list[_Point]:
+    """One ``_Point`` per grid point, with its record from an earlier call and its reusable run, if any."""
     previous = _read_sweep(folder)
     records = {r.get("run_name"): r for r in previous.get("points", []) if isinstance(r, dict)}
     reusable = _reusable_runs(reuse, exclude=folder)
     items = []
-    for i, (point, config, run_hash) in enumerate(zip(points, configs, seen)):  # seen: the run hashes, in order
+    for i, (point, config, run_hash) in enumerate(zip(points, configs, hashes)):
         record = records.get(config.name) or {}
         record.update(label=point_label(point), point=point, run_name=config.name)
         record.pop("resume_failed", None)
         items.append(_Point(i, point, config, record, reusable.get(run_hash)))
-    state = {"name": sweep_name, "base": base.to_dict(), "grid": {k: list(v) for k, v in grid.items()},
-             "random_subset": random_subset, "seed": seed, "retries": retries, "parallel": parallel}
+    return items
 
-    result = SweepResult(folder=folder, points=points)
-    for item in items:  # done runs first, so the progress bar starts where the last call stopped
-        if item.refresh() is not None and item.done:
-            result.skipped.append(item.path)
-            item.record["state"] = item.state
-            if item.path == item.reused:
-                item.record["reused"] = True
-    _write_sweep(folder, state, items)
 
+def _train_points(items: list[_Point], result: SweepResult, state: dict[str, Any], *, parallel: int, retries: int,
+                  verbose: int | str) -> None:
+    """Train the points not done yet (each at most ``1 + retries`` times), with a progress bar over runs."""
     import keras
 
+    folder = result.folder
     bar = keras.utils.Progbar(len(items), unit_name="run", stateful_metrics=["done", "skipped", "failed"])
     progress = {"count": len(result.skipped)}
 
@@ -375,18 +407,22 @@ def sweep(
     tick()
     todo = [it for it in items if it.path not in result.skipped or it.path is None]
     todo = [it for it in todo if it.state not in DONE_STATES]
-    if parallel == 1:
-        for item in todo:
-            while (attempt := item.next_attempt(retries)) is not None:
-                action, resume = attempt
-                _write_sweep(folder, state, items)
-                item.finish_attempt(action, *_train_point(item.config.to_dict(), resume, verbose))
-                _write_sweep(folder, state, items)
-            progress["count"] += 1
-            tick()
-    else:
+    if parallel > 1:
         _run_parallel(todo, parallel, retries, verbose, folder, state, items, progress, tick)
+        return
+    for item in todo:
+        while (attempt := item.next_attempt(retries)) is not None:
+            action, resume = attempt
+            _write_sweep(folder, state, items)
+            item.finish_attempt(action, *_train_point(item.config.to_dict(), resume, verbose))
+            _write_sweep(folder, state, items)
+        progress["count"] += 1
+        tick()
 
+
+def _finish_sweep(result: SweepResult, items: list[_Point], state: dict[str, Any]) -> SweepResult:
+    """Each point's final state and folder in ``sweep.json``; the failed points' last errors in ``result``."""
+    folder = result.folder
     for item in items:
         item.record["state"] = item.state
         item.record["folder"] = _relative(item.path, folder)
@@ -462,7 +498,7 @@ def _reusable_runs(sources: Sequence[str | os.PathLike], exclude: Path) -> dict[
             continue
         try:
             config = runs.read_config(path)
-        except (runs.RunFolderError, ConfigError):
+        except (fileio.RunFolderError, ConfigError):
             continue
         key = _hash(_identity(config))
         if key not in found or (runs.read_state(found[key]) != "finished" and runs.read_state(path) == "finished"):
@@ -475,7 +511,7 @@ def _read_sweep(folder: Path) -> dict[str, Any]:
         return {}
     try:
         value = read_sweep(folder)
-    except runs.RunFolderError:
+    except fileio.RunFolderError:
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -488,9 +524,8 @@ def _write_sweep(folder: Path, state: dict[str, Any], items: list[_Point]) -> No
         record["folder"] = _relative(item.path, folder) if item.path else record.get("folder")
         record["state"] = item.state
         points.append(record)
-    runs.write_json(folder / SWEEP_FILE, {**state, "updated": time.time(), "points": points})
+    fileio.write_json(folder / SWEEP_FILE, {**state, "updated": time.time(), "points": points})
 
 
 
-__all__ = ["DONE_STATES", "SWEEP_FILE", "Comparison", "SweepResult", "compare", "grid_points", "point_fields",
-           "point_label", "read_sweep", "sweep"]
+__all__ = ["SweepResult", "grid_points", "point_fields", "point_label", "sweep"]

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from .gan import GAN, make_optimizer
 from .models import build_toy_discriminator, build_toy_generator
-from .ring import mode_coverage_2d, ring_centers, ring_data
+from .ring import mode_coverage_2d, ring_data
 from .steps import StepFactory, StepModel
 
 # Two setups the notebooks and tests share. "collapsing": plain BCE with a large D that
@@ -41,6 +41,39 @@ class ToyResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     gan: GAN | StepModel | None = None
+
+
+def _toy_schedule(steps: int) -> tuple[int, int, int]:
+    """Epochs (at most 10), steps per epoch, and train steps per call for ``steps`` train steps.
+
+    Several steps per call hide Python overhead; the count divides the epoch, or Keras would run whole calls
+    past the end of it (the step count would not be the one asked for).
+    """
+    epochs = min(10, steps)
+    steps_per_epoch = steps // epochs
+    per_call = max(d for d in range(1, min(50, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+    return epochs, steps_per_epoch, per_call
+
+
+def _ring_batches(batch_size: int, modes: int, std: float, seed: int) -> tf.data.Dataset:
+    """Endless shuffled batches of ring points (a fixed sample of at least 10,000, seeded)."""
+    data = ring_data(max(batch_size * 50, 10_000), modes=modes, std=std, seed=seed)
+    return (
+        tf.data.Dataset.from_tensor_slices(data)
+        .shuffle(len(data), seed=seed)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def _check_no_tricks(**switches: tuple[Any, Any]) -> None:
+    """Raise ``ValueError`` when a stabilization switch (name -> (value, default)) is not at its default:
+    with ``train_step=`` the student's step decides."""
+    changed = sorted(k for k, (v, default) in switches.items() if v != default)
+    if changed:
+        raise ValueError(f"{changed} switch the kit's GAN step; with train_step= your step decides. Leave them "
+                         "at their defaults.")
 
 
 def train_toy(
@@ -93,31 +126,16 @@ def train_toy(
     """
     if int(steps) < 1:
         raise ValueError(f"train_toy needs steps >= 1. Received: steps={steps}.")
-    epochs = min(10, int(steps))
-    steps_per_epoch = int(steps) // epochs
-    # Several steps per call hide Python overhead; the count must divide the epoch, or Keras would
-    # run whole calls past the end of it (the step count would not be the one asked for).
-    per_call = max(d for d in range(1, min(50, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+    epochs, steps_per_epoch, per_call = _toy_schedule(int(steps))
     keras.utils.set_random_seed(seed)
-    data = ring_data(max(batch_size * 50, 10_000), modes=modes, std=std, seed=seed)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(data)
-        .shuffle(len(data), seed=seed)
-        .repeat()
-        .batch(batch_size, drop_remainder=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+    dataset = _ring_batches(batch_size, modes, std, seed)
     generator = build_toy_generator(latent_dim, g_hidden)
     discriminator = build_toy_discriminator(d_hidden, d_depth, spectral_norm, d_dropout)
     optimizers = make_optimizer("adam", g_lr, beta1, beta2), make_optimizer("adam", d_lr, beta1, beta2)
     if train_step is not None:
-        tricks = {"loss": (loss, "bce"), "n_critic": (n_critic, 1), "gp_weight": (gp_weight, 0.0),
-                  "label_smoothing": (label_smoothing, 0.0), "instance_noise": (instance_noise, 0.0),
-                  "feature_matching": (feature_matching, 0.0), "g_steps": (g_steps, 1)}
-        changed = sorted(k for k, (v, default) in tricks.items() if v != default)
-        if changed:
-            raise ValueError(f"{changed} switch the kit's GAN step; with train_step= your step decides. Leave them "
-                             "at their defaults.")
+        _check_no_tricks(loss=(loss, "bce"), n_critic=(n_critic, 1), gp_weight=(gp_weight, 0.0),
+                         label_smoothing=(label_smoothing, 0.0), instance_noise=(instance_noise, 0.0),
+                         feature_matching=(feature_matching, 0.0), g_steps=(g_steps, 1))
         gan = StepModel(generator, discriminator, latent_dim, train_step, seed=seed, name="toy_step_model")
         gan.compile(*optimizers, steps_per_execution=per_call)
     else:
@@ -131,27 +149,16 @@ def train_toy(
     settings = {
         "loss": loss, "steps": epochs * steps_per_epoch, "d_hidden": d_hidden, "d_depth": d_depth, "g_lr": g_lr,
         "d_lr": d_lr, "beta1": beta1, "beta2": beta2, "n_critic": n_critic, "gp_weight": gp_weight,
-        "spectral_norm": spectral_norm,
-        "label_smoothing": label_smoothing, "instance_noise": instance_noise, "d_dropout": d_dropout,
-        "feature_matching": feature_matching, "g_steps": g_steps, "seed": seed,
-        "train_step": getattr(train_step, "__name__", None) if train_step is not None else "the kit's GAN step",
-    }
-    return ToyResult(
-        samples=samples,
-        coverage=mode_coverage_2d(samples, modes=modes, std=std),
-        history={k: [float(v) for v in vals] for k, vals in hist.history.items()},
-        settings=settings,
-        gan=gan,
-    )
+        "spectral_norm": spectral_norm, "label_smoothing": label_smoothing, "instance_noise": instance_noise,
+        "d_dropout": d_dropout, "feature_matching": feature_matching, "g_steps": g_steps, "seed": seed,
+        "train_step": getattr(train_step, "__name__", None) if train_step is not None else "the kit's GAN step"}
+    return ToyResult(samples=samples, coverage=mode_coverage_2d(samples, modes=modes, std=std),
+                     history={k: [float(v) for v in vals] for k, vals in hist.history.items()}, settings=settings,
+                     gan=gan)
 
 
 __all__ = [
     "TOY_PRESETS",
     "ToyResult",
-    "build_toy_discriminator",
-    "build_toy_generator",
-    "mode_coverage_2d",
-    "ring_centers",
-    "ring_data",
     "train_toy",
 ]

@@ -22,9 +22,8 @@ generator=G, discriminator=D)`` runs ``make_step`` (a step factory, ``gan_kit.st
 
 from __future__ import annotations
 
+import functools
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,15 +35,15 @@ import numpy as np
 import tensorflow as tf
 
 from . import callbacks as cbs
-from . import checkpoints, devices, runs
-from .checkpoints import ResumeError, fixed_noise
+from . import checkpoints, devices, fileio, multiworker, runs, tracking
+from .checkpoints import ResumeError
 from .conditional import build_conditional_gan
 from .config import Config
-from .gan import GAN, build_gan, config_optimizers, make_optimizer
 from .gan import HISTORY_COLUMNS as _GAN_HISTORY
+from .gan import build_gan, config_optimizers
 from .images import save_gif
 from .models import build_models
-from .runs import Run, load_generator
+from .runs import Run
 from .steps import StepModel
 from .vae import HISTORY_COLUMNS as VAE_COLUMNS
 from .vae import VAERun, build_vae, save_artifacts
@@ -55,18 +54,11 @@ HISTORY_COLUMNS = list(GAN_COLUMNS)
 
 __all__ = [
     "FAMILIES",
-    "GAN",
     "Family",
-    "ResumeError",
-    "Run",
-    "build_gan",
     "build_model",
     "family_of",
     "build_step_model",
-    "fixed_noise",
-    "load_generator",
     "make_dataset",
-    "make_optimizer",
     "train",
 ]
 
@@ -267,67 +259,10 @@ def _seed_and_batches(config: Config, dataset: tf.data.Dataset | None, start_epo
     return dataset, steps
 
 
-# ----------------------------------------------------------------- several workers (distribute="multi_worker")
-_IN_SCRATCH: list[Path] = []  # the scratch folders of the non-chief worker runs in progress in this process
-
-
-def _worker_role(config: Config, family: Family) -> dict[str, Any] | None:
-    """None unless the config trains on several workers; else this process's ``TF_CONFIG`` task, with the
-    process's ``MultiWorkerMirroredStrategy`` made (TensorFlow needs it before it runs anything).
-
-    Raises:
-        ValueError: for a family that trains on one device, or without a usable ``TF_CONFIG``.
-    """
-    if config.distribute != "multi_worker":
-        return None
-    probe = family.runtime({"distribute": "multi_worker", "mixed_precision": "float32", "reasons": {}})
-    if probe["distribute"] != "multi_worker":
-        raise ValueError(f"distribute='multi_worker' trains the kit's GANs; the {family.name} family trains on one "
-                         f"device ({probe['reasons'].get('distribute', 'one device')}). Set distribute='off'.")
-    role = devices.worker_role()
-    devices.multi_worker_strategy()
-    return role
-
-
-def _shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """The batches split across workers by data: every worker reads the whole (seeded, in-memory) pipeline and
-    keeps its replicas' shares of each global batch (there are no files to shard by)."""
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
-
-
-def _train_in_scratch(config: Config, resume: str | os.PathLike | None, role: dict[str, Any], **kwargs: Any) -> Run:
-    """A non-chief worker's part of a run: the same lifecycle (every worker must run the same collective ops,
-    callbacks included) in a temporary folder that is removed afterwards; the chief writes the run folder.
-
-    Resuming, the worker starts from a private copy of the chief's run folder (it must be readable here:
-    a shared file system, or a copy at the same path). The ``Run`` returned carries the chief's run folder
-    (resuming) or output folder as its ``path``.
-    """
-    scratch = Path(tempfile.mkdtemp(prefix=f"gan_kit-{role['type']}{role['index']}-"))
-    _IN_SCRATCH.append(scratch)
-    try:
-        if resume is not None:
-            local = scratch / Path(resume).name
-            shutil.copytree(resume, local, ignore=shutil.ignore_patterns("tensorboard", "*.tmp*"))
-            run = train(config, resume=local, **kwargs)
-        else:
-            run = train(config.replace(output_dir=str(scratch)), **kwargs)
-    finally:
-        _IN_SCRATCH.remove(scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
-    run.path = Path(resume) if resume is not None else Path(config.output_dir)
-    run.config = config
-    return run
-
-
 # ----------------------------------------------------------------- the lifecycle
-def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, history: dict[str, list[float]]
-               ) -> tuple[cbs.DivergenceGuard, cbs.HistoryWriter, list[keras.callbacks.Callback]]:
+def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, guard: cbs.DivergenceGuard,
+               history_cb: cbs.HistoryWriter) -> list[keras.callbacks.Callback]:
     """The kit's callbacks for a run, in the order they must run."""
-    guard = cbs.DivergenceGuard(keys=tuple(family.losses))
-    history_cb = cbs.HistoryWriter(run_dir, list(family.columns), history=history)
     own: list[keras.callbacks.Callback] = [guard, cbs.EpochTimer()]
     if family.instance_noise:  # the GAN step's instance noise; a no-op at 0
         own.append(cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs))
@@ -344,10 +279,10 @@ def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, hist
     if config.diagnostics and family.diagnostics:  # training-health checks -> diagnostics.json
         own.append(cbs.DiagnosticsCallback(run_dir, real=dataset, seed=config.seed))
     if config.tensorboard:  # scalars and sample grids under <run>/tensorboard/
-        own.append(cbs.TensorBoardLogger(run_dir))
+        own.append(tracking.TensorBoardLogger(run_dir))
     if config.wandb:  # optional; skipped with a note when wandb is not installed
-        own.append(cbs.WandbLogger(run_dir, config.to_dict()))
-    return guard, history_cb, own
+        own.append(tracking.WandbLogger(run_dir, config.to_dict()))
+    return own
 
 
 def train(
@@ -393,6 +328,20 @@ def train(
         ConfigError, DatasetNotFoundError, DatasetError, RunFolderError, ResumeError, ValueError: before any
         training; any error of training itself, after marking the run ``failed``.
     """
+    config, family, parts = _prepare(config, resume, train_step, generator, discriminator)
+    role = multiworker.process_role(config, family.name, family.runtime)  # its strategy is made now
+    lifecycle = functools.partial(_lifecycle, family=family, parts=parts, callbacks=callbacks, verbose=verbose,
+                                  dataset=dataset, role=role)
+    if role is not None and not role["chief"]:
+        return multiworker.train_in_scratch(config, resume, role, lifecycle)
+    return lifecycle(config, resume)
+
+
+def _prepare(config: Config | None, resume: str | os.PathLike | None, train_step: Any,
+             generator: keras.Model | None, discriminator: keras.Model | None
+             ) -> tuple[Config, Family, dict[str, Any]]:
+    """The run's config (the run's own, resuming), its family and the caller's parts, checked before any
+    folder exists."""
     if resume is not None:
         config = checkpoints.resume_config(resume, config)
     elif not isinstance(config, Config):
@@ -406,47 +355,32 @@ def train(
     if resume is not None and not family.resumable:
         raise ResumeError(f"{family.name.upper()} runs cannot be resumed ({resume}): they keep no training state. "
                           "Start a new run with train(config).")
-    role = _worker_role(config, family)  # multi_worker: this process's TF_CONFIG task; its strategy is made now
-    if role is not None and not role["chief"] and not _IN_SCRATCH:
-        return _train_in_scratch(config, resume, role, callbacks=callbacks, verbose=verbose, dataset=dataset, **parts)
+    return config, family, parts
+
+
+def _lifecycle(config: Config, resume: str | os.PathLike | None, *, family: Family, parts: dict[str, Any],
+               callbacks: list[keras.callbacks.Callback] | None, verbose: int | str,
+               dataset: tf.data.Dataset | None, role: dict[str, Any] | None) -> Run:
+    """Data, run folder, fit and finish: steps 2 to 5 of the lifecycle (module docstring)."""
     state = checkpoints.read_state(resume) if resume is not None else None
     start_epoch = int(state["epoch"]) if state is not None else 0
     dataset, steps = _seed_and_batches(config, dataset, start_epoch)
     if role is not None:
-        dataset = _shard_by_data(dataset)
-    if resume is None:
-        run_dir = runs.create_run_dir(config.output_dir, config.name)
-        config.to_json(run_dir / runs.CONFIG_FILE)
-    else:
-        run_dir = Path(resume)
-    runs.write_status(run_dir, "running", epoch=start_epoch)
-    history: dict[str, list[float]] = runs.truncate_history(run_dir, start_epoch) if state is not None else {}
+        dataset = multiworker.shard_by_data(dataset)
+    run_dir = _open_run_dir(config, resume, start_epoch)
+    history = runs.truncate_history(run_dir, start_epoch) if state is not None else {}
+    guard = cbs.DivergenceGuard(keys=tuple(family.losses))
+    history_cb = cbs.HistoryWriter(run_dir, list(family.columns), history=history)
     started = time.perf_counter()
-    history_cb = None
     try:
-        runtime = family.runtime(devices.choose_runtime(config))
-        if train_step is not None:
-            name = getattr(train_step, "__qualname__", type(train_step).__name__)
-            runtime["train_step"] = f"{getattr(train_step, '__module__', '?')}.{name}"
-        runs.write_json(run_dir / runs.RUNTIME_FILE, runtime)
-        with devices.make_strategy(runtime).scope():
-            model = family.build(config, runtime, **parts)
-            devices.apply_runtime(model, runtime)  # fused BatchNorm; several replicas: one device's global batch
-            if state is not None:
-                checkpoints.restore(model, run_dir, state)
-        guard, history_cb, own = _callbacks(family, config, run_dir, dataset, history)
+        model = _build(family, config, run_dir, state, parts)
+        own = _callbacks(family, config, run_dir, dataset, guard, history_cb)
         if start_epoch < config.epochs:
             model.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
                       shuffle=False, initial_epoch=start_epoch, **({"steps_per_epoch": steps} if steps else {}))
-        if guard.diverged is not None:
-            runs.write_status(run_dir, "diverged", **guard.diverged)
-        else:
-            family.save(model, run_dir, config)
-            done = history_cb.history.get("epoch") or [start_epoch]
-            runs.write_status(run_dir, "finished", epochs=int(max(done)),
-                              seconds=round(time.perf_counter() - started, 2))
+        _finish(family, config, run_dir, model, guard, history_cb, start_epoch, started)
     except BaseException as exc:
-        epoch = len(history_cb.history.get("epoch", [])) if history_cb is not None else start_epoch
+        epoch = len(history_cb.history.get("epoch", []))
         state_name = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
         runs.write_status(run_dir, state_name, error=f"{type(exc).__name__}: {exc}", epoch=epoch or start_epoch)
         raise
@@ -456,3 +390,42 @@ def train(
     run = Run(path=run_dir, config=config, history=runs.load_history(run_dir), model=model,
               status=runs.read_state(run_dir))
     return family.result(run, model)
+
+
+def _open_run_dir(config: Config, resume: str | os.PathLike | None, start_epoch: int) -> Path:
+    """A new run folder with ``config.json`` (or the folder resumed), its status set to ``running``."""
+    if resume is None:
+        run_dir = runs.create_run_dir(config.output_dir, config.name)
+        config.to_json(run_dir / runs.CONFIG_FILE)
+    else:
+        run_dir = Path(resume)
+    runs.write_status(run_dir, "running", epoch=start_epoch)
+    return run_dir
+
+
+def _build(family: Family, config: Config, run_dir: Path, state: dict[str, Any] | None, parts: dict[str, Any]
+           ) -> keras.Model:
+    """The family's model on the device's fast path (``runtime.json``), restored from ``state`` when resuming."""
+    runtime = family.runtime(devices.choose_runtime(config))
+    train_step = parts.get("train_step")
+    if train_step is not None:
+        name = getattr(train_step, "__qualname__", type(train_step).__name__)
+        runtime["train_step"] = f"{getattr(train_step, '__module__', '?')}.{name}"
+    fileio.write_json(run_dir / runs.RUNTIME_FILE, runtime)
+    with devices.make_strategy(runtime).scope():
+        model = family.build(config, runtime, **parts)
+        devices.apply_runtime(model, runtime)  # fused BatchNorm; several replicas: one device's global batch
+        if state is not None:
+            checkpoints.restore(model, run_dir, state)
+    return model
+
+
+def _finish(family: Family, config: Config, run_dir: Path, model: keras.Model, guard: cbs.DivergenceGuard,
+            history_cb: cbs.HistoryWriter, start_epoch: int, started: float) -> None:
+    """The status ``diverged``, or the family's saved models and the status ``finished``."""
+    if guard.diverged is not None:
+        runs.write_status(run_dir, "diverged", **guard.diverged)
+        return
+    family.save(model, run_dir, config)
+    done = history_cb.history.get("epoch") or [start_epoch]
+    runs.write_status(run_dir, "finished", epochs=int(max(done)), seconds=round(time.perf_counter() - started, 2))

@@ -1,6 +1,6 @@
 """A convolutional variational autoencoder (Kingma & Welling 2014) as a keras.Model, and ``train_vae(config)``.
 
-The VAE is the GAN's counterpart in story 3's lab: an encoder maps an image to the mean
+The VAE is the GAN's counterpart in the GAN vs VAE lab (``gan_kit.lab``): an encoder maps an image to the mean
 and log-variance of a Gaussian over the latent space, a decoder maps a latent vector back
 to an image, and training minimises, per image,
 
@@ -44,10 +44,10 @@ import numpy as np
 import tensorflow as tf
 
 from . import exercises, runs
-from .config import Config
+from .config import RECON_LOSSES, Config, check_range
 from .gan import make_optimizer
 from .images import as_images, save_interpolations, save_reconstructions
-from .losses import RECON_LOSSES, kl_divergence, reconstruction_loss, reparameterize
+from .losses import kl_divergence, reconstruction_loss, reparameterize
 from .models import LOGITS_LAYER, build_decoder, build_encoder
 from .plotting import plot_latent_scatter
 from .runs import (
@@ -146,8 +146,7 @@ class VAE(keras.Model):
         super().__init__(**kwargs)
         if int(latent_dim) < 1:
             raise ValueError(f"latent_dim must be >= 1. Received: latent_dim={latent_dim}.")
-        if not 0.0 <= float(beta) <= 1000.0:
-            raise ValueError(f"beta must be in [0, 1000]. Received: beta={beta}.")
+        check_range("beta", float(beta), "VAE argument")
         if recon_loss not in RECON_LOSSES:
             raise ValueError(f"recon_loss must be one of {list(RECON_LOSSES)}. Received: recon_loss={recon_loss!r}.")
         names = [layer.name for layer in decoder.layers]
@@ -413,19 +412,14 @@ __all__ = [
     "PICK_POOL",
     "VAE",
     "VAERun",
-    "build_decoder",
-    "build_encoder",
     "build_vae",
     "evaluation_images",
     "interpolate_latents",
-    "kl_divergence",
     "lerp",
     "load_decoder",
     "load_encoder",
     "load_vae",
-    "reconstruction_loss",
     "save_artifacts",
-    "save_models",
     "slerp",
     "split_moments",
 ]

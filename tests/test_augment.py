@@ -1,5 +1,5 @@
 """DiffAugment (gan_kit.augment): each transform per image, differentiable, and switched on by the config.
-(The warmed-up EMA of G's weights is tested in test_stabilization.py.)"""
+(The warmed-up EMA of G's weights is tested in test_gan.py.)"""
 
 from __future__ import annotations
 

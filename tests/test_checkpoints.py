@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gan_kit import checkpoints, runs
+from gan_kit import checkpoints, fileio, runs
 from gan_kit.checkpoints import ResumeError
 from gan_kit.config import for_profile
 from gan_kit.gan import GAN
@@ -121,7 +121,7 @@ def test_restore_refuses_a_model_with_other_random_generators(tmp_path):
     checkpoints.save(gan, tmp_path, epoch=1)
     state = checkpoints.read_state(tmp_path)
     state["seeds"] = state["seeds"] + [[0, 0]]
-    with pytest.raises(runs.RunFolderError, match="random-generator states"):
+    with pytest.raises(fileio.RunFolderError, match="random-generator states"):
         checkpoints.restore(_gan(), tmp_path, state)
 
 
@@ -145,12 +145,12 @@ def test_read_state_is_none_before_the_first_checkpoint(tmp_path):
 def test_read_state_names_a_missing_weights_file(tmp_path):
     gan = _gan()
     checkpoints.save(gan, tmp_path, epoch=1)
-    runs.write_json(runs.checkpoint_path(tmp_path, runs.STATE_FILE),
+    fileio.write_json(runs.checkpoint_path(tmp_path, runs.STATE_FILE),
                     {"epoch": 2, "weights": "epoch_0002.weights.h5", "seeds": []})
-    with pytest.raises(runs.RunFolderError, match=r"'epoch_0002.weights.h5', which is missing"):
+    with pytest.raises(fileio.RunFolderError, match=r"'epoch_0002.weights.h5', which is missing"):
         checkpoints.read_state(tmp_path)
-    runs.write_json(runs.checkpoint_path(tmp_path, runs.STATE_FILE), {"epoch": 2, "seeds": []})
-    with pytest.raises(runs.RunFolderError, match="missing"):  # no weights entry at all
+    fileio.write_json(runs.checkpoint_path(tmp_path, runs.STATE_FILE), {"epoch": 2, "seeds": []})
+    with pytest.raises(fileio.RunFolderError, match="missing"):  # no weights entry at all
         checkpoints.read_state(tmp_path)
 
 

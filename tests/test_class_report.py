@@ -1,4 +1,4 @@
-"""Issue 32: ``OUT/report.html``, the class at a glance, from hand-made grades.csv rows (no notebook is run): the
+"""``OUT/report.html``, the class at a glance, from hand-made grades.csv rows (no notebook is run): the
 totals histogram, the pass rate and failure messages per exercise, the students with other statuses; student
 text escaped; the page opened in headless Chromium with its figures decoding."""
 

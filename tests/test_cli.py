@@ -112,3 +112,28 @@ def test_the_tf_logs_flag_shows_tensorflow_start_up_lines_again(tmp_path):
     assert "fashion_mnist" in loud.stdout
     assert not any(n in quiet.stderr for n in ("oneDNN", "cuInit"))
     assert any(n in loud.stderr for n in ("oneDNN", "cuInit"))
+
+
+# ----------------------------------------------------------------- the table of subcommands
+def test_every_subcommand_has_its_arguments_and_its_run_in_one_table():
+    from gan_kit.__main__ import COMMANDS, make_parser
+
+    parser = make_parser()
+    choices = next(a for a in parser._actions if a.dest == "command").choices
+    assert set(choices) == set(COMMANDS) == {"info", "handouts", "release", "grade", "bench", "train", "config",
+                                             "sweep", "eval", "report", "lab", "compare"}
+    for name, (text, add_arguments, run) in COMMANDS.items():
+        assert text and callable(add_arguments) and callable(run), name
+
+
+def test_bench_names_an_unknown_model_and_the_choices(capsys):
+    assert main(["bench", "--model", "no_such_model"]) == 2
+    err = capsys.readouterr().err
+    assert "no_such_model" in err and "dcgan_28" in err
+
+
+def test_grade_without_submissions_or_with_both_inputs_says_what_it_takes(tmp_path, capsys):
+    assert main(["grade", "--out", str(tmp_path)]) == 2
+    assert "grade needs SUBMISSIONS" in capsys.readouterr().err
+    assert main(["grade", str(tmp_path), "--merge-manual", str(tmp_path / "marks.csv"), "--out", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Issue 9: class-conditional GANs (projection and AC-GAN), sampling by class, per-class metrics.
+"""Class-conditional GANs (projection and AC-GAN), sampling by class, per-class metrics.
 
 The fast tests use tiny models and a tiny labelled ``.npz`` (a few seconds each). The quality
 bar of the issue (Fashion-MNIST under ``quick``: samples classified as the requested class at
@@ -18,10 +18,12 @@ from PIL import Image
 
 import gan_kit
 from gan_kit import conditional, metrics, runs
-from gan_kit.conditional import ConditionalGAN, per_class_metrics, per_class_table
+from gan_kit.checkpoints import fixed_noise
+from gan_kit.conditional import ConditionalGAN
 from gan_kit.config import for_profile
+from gan_kit.metrics import per_class_metrics, per_class_table
 from gan_kit.models import build_conditional_discriminator, build_conditional_generator
-from gan_kit.training import fixed_noise, load_generator
+from gan_kit.runs import load_generator
 
 LATENT = 8
 SHAPE = (28, 28, 1)
@@ -220,7 +222,7 @@ def test_per_class_table_values():
     unconditional = per_class_table(real, real_labels, fake, probs, 2)
     assert all(r["accuracy"] is None for r in unconditional)
     assert [r["n_fake"] for r in unconditional] == [2, 3]
-    summary = conditional.summarize_per_class(rows)
+    summary = metrics.summarize_per_class(rows)
     assert summary["mean_accuracy"] == pytest.approx(0.75) and summary["classes"] == 2
 
 
@@ -236,8 +238,8 @@ def test_per_class_metrics_table_shape_and_file(tmp_path):
         assert set(r) == {"class", "name", "n_real", "n_fake", "share", "accuracy", "fid"}
         assert r["n_fake"] == 5 and r["n_real"] == 10
         assert 0.0 <= r["accuracy"] <= 1.0 and r["fid"] >= 0.0
-    saved = json.loads((tmp_path / conditional.PER_CLASS_FILE).read_text())
-    assert saved["table"] == conditional.read_per_class(tmp_path) and len(saved["table"]) == K
+    saved = json.loads((tmp_path / runs.PER_CLASS_FILE).read_text())
+    assert saved["table"] == runs.read_per_class(tmp_path) and len(saved["table"]) == K
     assert saved["samples_per_class"] == 5 and saved["conditional"] is True and saved["extractor"] == "tiny-test"
 
     from gan_kit.models import build_generator
@@ -259,7 +261,7 @@ def test_class_plots(tmp_path):
     with pytest.raises(ValueError, match="rows"):
         plotting.show_class_grid(gan.grid_images(_z(4))[:-1], list("abcd"))
     rows = [{"class": c, "name": n, "share": 0.25, "accuracy": 0.5, "fid": 3.0} for c, n in enumerate("abcd")]
-    conditional.write_per_class(tmp_path, rows)
+    metrics.write_per_class(tmp_path, rows)
     fig = plotting.plot_per_class({"conditional": tmp_path, "unconditional": [dict(r, accuracy=None) for r in rows]})
     assert len(fig.axes) == 3
 
@@ -295,8 +297,8 @@ def test_fashion_mnist_quick_samples_are_of_the_requested_class(tmp_path):
     run = gan_kit.train(cfg, verbose=0)
     # The judge is the kit's full Fashion-MNIST classifier (>= 90% on the real test set, see test_metrics).
     ext = metrics.get_extractor("classifier", dataset="fashion_mnist", profile="full")
-    rows = conditional.evaluate_per_class(run.path, extractor=ext, samples_per_class=500,
+    rows = metrics.evaluate_per_class(run.path, extractor=ext, samples_per_class=500,
                                           generator=run.gan.conditional_sampler)
-    mean_accuracy = conditional.summarize_per_class(rows)["mean_accuracy"]
+    mean_accuracy = metrics.summarize_per_class(rows)["mean_accuracy"]
     print(f"mean accuracy on the requested class: {mean_accuracy:.3f}")
     assert mean_accuracy >= 0.6, rows

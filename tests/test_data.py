@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from gan_kit import data
+from gan_kit.images import to_uint8, to_unit_range
 
 SHARED_DATA = (
     Path(os.environ["GAN_KIT_DATA_DIR"])
@@ -655,10 +656,10 @@ def test_channel_conversion_and_ranges(isolated):
     square, _, _ = data.load_arrays("mnist", "test", image_size=6, channels=3, allow_download=False)
     assert square.shape == (3, 6, 6, 3) and square.max() == 0
     values = np.arange(256, dtype=np.uint8)
-    unit = data.to_unit_range(values)
+    unit = to_unit_range(values)
     assert unit.dtype == np.float32 and unit.min() == -1.0 and unit.max() == 1.0
-    np.testing.assert_array_equal(data.to_uint8(unit), values)
-    assert data.to_uint8(np.array([-3.0, 3.0])).tolist() == [0, 255]
+    np.testing.assert_array_equal(to_uint8(unit), values)
+    assert to_uint8(np.array([-3.0, 3.0])).tolist() == [0, 255]
     assert data.native_shape("mnist") == (28, 28, 1) and data.native_shape("cifar100") == (32, 32, 3)
     assert data.native_shape("digits") == (8, 8, 1)
 

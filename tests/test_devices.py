@@ -292,3 +292,24 @@ def test_fused_batch_norm_computes_what_keras_batch_norm_does(policy, tol):
     np.testing.assert_allclose(i1, i0, rtol=tol, atol=tol)
     assert devices.choose_runtime(_cfg(), CPU)["fused_batch_norm"] is True
     assert devices.choose_runtime(_cfg(), CUDA)["fused_batch_norm"] is False
+
+
+# ----------------------------------------------------------------- a notebook's expected time, said for this machine
+def test_time_estimate_says_the_measured_minutes_for_the_device_found(monkeypatch):
+    from gan_kit.devices import REFERENCE_CPU_CORES, time_estimate
+
+    minutes = {"smoke": 0.6, "quick": 11.6}
+    cpu = {"gpu": False, "device": "CPU"}
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    text = time_estimate(minutes, "quick", cpu)
+    assert "about 12 minutes" in text and f"{REFERENCE_CPU_CORES}-core reference CPU" in text
+    assert "8 cores, so expect about that or less" in text
+    assert "under a minute" in time_estimate(minutes, "smoke", cpu)
+    assert "about 1 minute " in time_estimate({"quick": 1.2}, "quick", cpu)  # singular
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert "1 core(s): expect longer" in time_estimate(minutes, "quick", cpu)
+    gpu = time_estimate(minutes, "quick", {"gpu": True, "device": "GPU (CUDA)"})
+    assert "GPU (CUDA) expect less (not measured)" in gpu
+    assert "not timed" in time_estimate(minutes, "full", cpu) and "hours" in time_estimate(minutes, "full", cpu)
+    assert "this machine has one" in time_estimate(minutes, "full", {"gpu": True})
+    assert "'smoke' was not timed for this notebook" in time_estimate({"quick": 3.0}, "smoke", cpu)

@@ -1,4 +1,4 @@
-"""Issue 6: training-health diagnostics on controlled histories and on real, tiny trainings."""
+"""Training-health diagnostics on controlled histories and on real, tiny trainings."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def test_ten_times_d_learning_rate_trips_d_overpowering(balanced_and_strong_d, c
 
 
 def test_findings_reach_comparisons_and_reports(balanced_and_strong_d):
-    from gan_kit.sweep import compare
+    from gan_kit.compare import compare
 
     healthy, strong = balanced_and_strong_d
     table = compare([healthy.path, strong.path], ["g_loss"]).table

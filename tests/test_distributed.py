@@ -1,4 +1,4 @@
-"""Issue 20: ``distribute="multi_worker"``: two worker processes on 127.0.0.1 train one run together.
+"""``distribute="multi_worker"``: two worker processes on 127.0.0.1 train one run together.
 
 Two ``python -m gan_kit train --set distribute=multi_worker`` processes, one CPU device each, form a
 ``TF_CONFIG`` cluster on free local ports. Only the chief (worker 0) writes the run folder; the other

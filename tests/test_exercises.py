@@ -107,3 +107,25 @@ def test_the_conditional_gan_trains_with_the_registered_input(tmp_path):
     exercises.clear()
     out = np.asarray(joined([np.zeros((2, cfg.latent_dim), "float32"), np.array([3, 9], "int32")]))
     assert np.array_equal(out[:, cfg.latent_dim:], np.eye(10)[[3, 9]])  # and the kit's own without one
+
+
+def test_the_projection_discriminator_trains_with_the_registered_class_term(tmp_path):
+    from gan_kit.training import train
+
+    calls = []
+
+    def projection_logit(logit, features, class_embeddings, labels):
+        calls.append(tuple(class_embeddings.shape))
+        picked = tf.gather(class_embeddings, labels)
+        return logit + tf.reduce_sum(picked * features, axis=-1, keepdims=True) + 3.0  # a shift only this has
+
+    exercises.use(projection_logit=projection_logit)
+    cfg = for_profile("smoke", dataset="digits", conditional=True, conditioning="projection", epochs=1,
+                      steps_per_epoch=2, batch_size=16, output_dir=str(tmp_path), num_classes=10)
+    run = train(cfg, verbose=0)
+    assert run.status == "finished" and calls and {shape[0] for shape in calls} == {10}
+    d = run.gan.discriminator
+    images, labels = np.zeros((2, *cfg.image_shape), "float32"), np.array([3, 9], "int32")
+    mine = np.asarray(d([images, labels], training=False))
+    exercises.clear()
+    np.testing.assert_allclose(mine, np.asarray(d([images, labels], training=False)) + 3.0, rtol=1e-5, atol=1e-5)

@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 
 from gan_kit import metrics
+from gan_kit.images import to_unit_range
 from gan_kit.metrics import classifier as classifier_module
 
 LADDERS: dict[str, tuple[float, ...]] = {
@@ -131,7 +132,7 @@ def ladder_fids(extractor, dataset: str, *, n: int = 5000, reference_examples: i
                                              cache_dir=cache_dir, data_dir=data_dir)
     size, _, channels = extractor.input_shape
     x_pool, y_pool, _ = data.load_arrays(dataset, "train", data_dir=data_dir, image_size=size, channels=channels)
-    x_pool = data.to_unit_range(x_pool)
+    x_pool = to_unit_range(x_pool)
     draws = [x_pool[np.random.default_rng(1 + d).choice(len(x_pool), min(n, len(x_pool)), replace=False)]
              for d in range(real_draws)]
     clean = draws[0]
@@ -258,7 +259,7 @@ def test_features_are_the_pooled_last_stage(digits_extractor):
     from gan_kit import data
 
     x, _, _ = data.load_arrays("digits", "test", max_examples=20, image_size=32, channels=1)
-    x = data.to_unit_range(x)
+    x = to_unit_range(x)
     maps = keras.Model(ext.classifier.inputs[0], ext.classifier.get_layer(spec.feature_layers()[-1]).output)(x)
     maps = np.asarray(maps)
     expected = np.concatenate([maps.mean(axis=(1, 2)), maps.std(axis=(1, 2))], axis=1) if spec.feature_std \
@@ -301,7 +302,7 @@ def test_statistics_of_a_version_1_extractor_are_refused(digits_extractor, cache
                                                                                                "classifier-")})
     x, _, _ = data.load_arrays("digits", "train", max_examples=50)
     with pytest.raises(ValueError, match="computed with"):
-        metrics.evaluate_images(old, data.to_unit_range(x), digits_extractor)
+        metrics.evaluate_images(old, to_unit_range(x), digits_extractor)
 
 
 def test_digits_ladders(digits_extractor, cache):

@@ -1,4 +1,4 @@
-"""Issue 32: the Gradescope autograder zip of assignment 01 (``release --assignment 01 --gradescope``), run in a
+"""The Gradescope autograder zip of assignment 01 (``release --assignment 01 --gradescope``), run in a
 simulated ``/autograder`` layout on a finished notebook 01 (one grade run, about a minute), and results.json."""
 
 from __future__ import annotations

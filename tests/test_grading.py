@@ -1,4 +1,4 @@
-"""Issue 17: autograding notebook 01's handout (exercises toy_step, 2 points, and fid, 1 point) under the smoke
+"""Autograding notebook 01's handout (exercises toy_step, 2 points, and fid, 1 point) under the smoke
 profile, two jobs at a time, in two batches: an ordinary one and a hostile one (a notebook that loops forever,
 one that tries to delete and overwrite files outside its scratch folder)."""
 

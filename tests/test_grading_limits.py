@@ -1,4 +1,4 @@
-"""Issue 32: memory and process limits per grading job. One batch of three students on notebook 01: one whose
+"""Memory and process limits per grading job. One batch of three students on notebook 01: one whose
 notebook allocates memory without end, one whose notebook starts processes without end, one finished notebook.
 Each runaway is recorded with its limit's status, the finished one gets full marks, and no process of any job is
 left. The limits themselves (cgroups here as root, rlimits otherwise) are tested on plain processes first."""

@@ -1,4 +1,4 @@
-"""Issue 33: what a student reads is written for a student. No handout talks about the kit's development (CI, nbval,
+"""What a student reads is written for a student. No handout talks about the kit's development (CI, nbval,
 papermill, pytest, "the kit's test", a story "the kit must serve", issue numbers), the handouts drop the
 ``# NBVAL_...`` markers the solution notebooks keep for the output checks, and no model answer quotes figures
 measured by a run that is not in its notebook."""

@@ -1,4 +1,4 @@
-"""Issues 10 and 17: handouts generated from the solution notebooks leak nothing (solutions, model answers,
+"""Handouts generated from the solution notebooks leak nothing (solutions, model answers,
 hidden tests, outputs) and stop at their first stub."""
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from conftest import datasets_missing
 
-from gan_kit import lab, metrics, runs
+from gan_kit import lab, metrics, records, runs
 
 GRID = {"gan_losses": ("bce", "hinge"), "z_dims": (16,), "vae_latents": (4,)}
 SMALL = {"batch_size": 16, "max_examples": 64, "grid_size": 2, "metrics_samples": 64}
@@ -48,8 +48,8 @@ def test_point_config_applies_the_profile_budget_then_overrides(tmp_path):
 
 def test_short_reason_keeps_the_first_sentence():
     reason = "DatasetNotFoundError: Dataset 'mnist' (split 'train') was not found. Places tried, in order:\n  1. x"
-    assert lab.short_reason(reason) == "DatasetNotFoundError: Dataset 'mnist' (split 'train') was not found."
-    assert lab.short_reason("DatasetError: the file is corrupt") == "DatasetError: the file is corrupt"
+    assert records.short_reason(reason) == "DatasetNotFoundError: Dataset 'mnist' (split 'train') was not found."
+    assert records.short_reason("DatasetError: the file is corrupt") == "DatasetError: the file is corrupt"
 
 
 # =============================================================================== a tiny lab
@@ -78,7 +78,7 @@ def test_tiny_lab_trains_each_point_and_writes_its_state(tiny_lab):
     assert [r["name"] for r in result.runs] == ["digits-gan-bce-z16", "digits-gan-hinge-z16", "digits-vae-z4"]
     assert [r["state"] for r in result.runs] == ["trained"] * 3 and not result.failed
     state = lab.read_lab(result.folder)
-    assert state == json.loads((result.folder / lab.LAB_FILE).read_text())
+    assert state == json.loads((result.folder / runs.LAB_FILE).read_text())
     assert state["profile"] == "smoke" and state["grid"]["z_dims"] == [16]
     assert [r["path"] for r in state["runs"]] == [r["path"] for r in result.runs]
     assert state["datasets"]["digits"] == {"status": "available"}
@@ -102,8 +102,8 @@ def test_gan_interpolations_follow_great_circles_between_seeded_noise(tiny_lab, 
     import numpy as np
     from PIL import Image
 
-    from gan_kit import plotting, vae
-    from gan_kit.training import load_generator
+    from gan_kit import images, vae
+    from gan_kit.runs import load_generator
 
     result, _ = tiny_lab
     path = result.run_dirs[0]
@@ -116,7 +116,7 @@ def test_gan_interpolations_follow_great_circles_between_seeded_noise(tiny_lab, 
         np.testing.assert_allclose(np.linalg.norm(arc, axis=1)[[0, -1]], [np.linalg.norm(a), np.linalg.norm(b)],
                                    rtol=1e-5)
         rows.append(keras.ops.convert_to_numpy(generator(arc, training=False)))
-    expected = plotting.save_interpolations(rows, tmp_path / "expected.png")
+    expected = images.save_interpolations(rows, tmp_path / "expected.png")
     got = np.asarray(Image.open(path / "interpolations.png")).astype(int)
     assert np.abs(got - np.asarray(Image.open(expected)).astype(int)).max() <= 1
 
@@ -128,7 +128,7 @@ def test_unavailable_mnist_is_skipped_with_the_reason(tiny_lab):
     assert "offline: the test blocks downloads" in reason  # the real cause, not a made-up one
     assert lab.read_lab(result.folder)["datasets"]["mnist"] == {"status": "skipped", "reason": reason}
     assert not [r for r in result.runs if r["dataset"] == "mnist"]  # never replaced by another dataset
-    assert lines[0] == f"lab: mnist skipped - {lab.short_reason(reason)}"
+    assert lines[0] == f"lab: mnist skipped - {records.short_reason(reason)}"
     text = result.report[0].read_text()
     assert "`mnist`: **skipped** - DatasetNotFoundError" in text and "offline: the test blocks downloads" in text
 

@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("metrics",),
     ("gan", "steps", "conditional", "vae", "toy"),
     ("tracking", "checkpoints", "callbacks"),
-    ("training",),
+    ("multiworker", "training"),
     ("sweep", "lab"),
     ("checks",),
     ("instructor", "__main__"),

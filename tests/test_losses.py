@@ -2,7 +2,7 @@
 gradient penalty and its epsilon, feature matching and the AC-GAN class loss.
 
 The VAE terms (kl_divergence, reconstruction_loss) are checked by hand in test_vae.py; the stabilization
-switches that put these losses into the GAN step are tested in test_stabilization.py.
+switches that put these losses into the GAN step are tested in test_gan.py.
 """
 
 import math

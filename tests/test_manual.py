@@ -1,4 +1,4 @@
-"""Issue 32: written answers with points. Each answer cell of the solutions carries a question id, points and a
+"""Written answers with points. Each answer cell of the solutions carries a question id, points and a
 rubric; handouts show every exercise's and question's points and never the rubric; ``grade`` writes a pending row
 per answer, a TA page and marks.csv; ``grade --merge-manual`` merges the TA's marks or refuses a bad file whole."""
 

@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from gan_kit import metrics
+from gan_kit.images import to_uint8, to_unit_range
 from gan_kit.metrics.classifier import FEATURES_VERSION
 
 # =============================================================================== independent references
@@ -270,7 +271,7 @@ def digits():
 
     x_train, y_train, _ = data.load_arrays("digits", "train")
     x_test, y_test, _ = data.load_arrays("digits", "test")
-    return data.to_unit_range(x_train), y_train, data.to_unit_range(x_test), y_test
+    return to_unit_range(x_train), y_train, to_unit_range(x_test), y_test
 
 
 def test_classifier_extractor_interface(digits_extractor, digits, cache):
@@ -296,9 +297,8 @@ def test_classifier_extractor_interface(digits_extractor, digits, cache):
 
     pipeline = tf.data.Dataset.from_tensor_slices((x_test[:70], y_test[:70])).batch(32)
     np.testing.assert_allclose(ext.probabilities(pipeline), probs[:70], atol=1e-5)
-    from gan_kit import data
 
-    np.testing.assert_allclose(ext.features(data.to_uint8(x_test[:10])), feats[:10], atol=1e-3)
+    np.testing.assert_allclose(ext.features(to_uint8(x_test[:10])), feats[:10], atol=1e-3)
     rgb28 = tf.image.resize(np.repeat(x_test[:50], 3, axis=-1), (28, 28)).numpy()
     assert ext.features(rgb28).shape == (50, ext.feature_dim)
     assert (ext.probabilities(rgb28).argmax(1) == y_test[:50]).mean() > 0.7

@@ -1,4 +1,4 @@
-"""Issue 8: mixed precision and XLA on CPU, tf.distribute on 2 logical CPUs, and the benchmark.
+"""Mixed precision and XLA on CPU, tf.distribute on 2 logical CPUs, and the benchmark.
 
 The runtime chosen per device (gan_kit.devices) is tested in test_devices.py.
 """
@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from gan_kit import devices
 from gan_kit.config import for_profile
-from gan_kit.training import build_gan
+from gan_kit.gan import build_gan
 
 REPO = Path(__file__).resolve().parents[1]
 CPU = {"device": "CPU", "gpus": [], "metal": False, "gpu": False}
@@ -62,8 +62,9 @@ DISTRIBUTED = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
-    from gan_kit.toy import build_toy_discriminator, build_toy_generator, ring_data
-    from gan_kit.training import GAN
+    from gan_kit.gan import GAN
+    from gan_kit.models import build_toy_discriminator, build_toy_generator
+    from gan_kit.ring import ring_data
 
     def make(strategy, weights=None):
         with strategy.scope():

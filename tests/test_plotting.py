@@ -4,26 +4,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gan_kit import plotting, records, runs
+from gan_kit import images, plotting, records, runs
 
 
 def test_image_grid_layout():
     imgs = np.zeros((6, 4, 4, 1), np.float32)
     imgs[1] = 1.0
-    grid = plotting.image_grid(imgs, ncols=3, pad=1)
+    grid = images.image_grid(imgs, ncols=3, pad=1)
     assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 1) and grid.dtype == np.uint8
     assert grid[1, 6, 0] == 255 and grid[1, 1, 0] == 128  # image 1 is white; -> 0.0 maps to 128
 
 
 def test_save_image_grid_and_gif(tmp_path):
     imgs = np.random.default_rng(0).uniform(-1, 1, (4, 8, 8, 3))
-    p1 = plotting.save_image_grid(imgs, tmp_path / "a.png", scale=1)
-    p2 = plotting.save_image_grid(-imgs, tmp_path / "b.png", scale=1)
+    p1 = images.save_image_grid(imgs, tmp_path / "a.png", scale=1)
+    p2 = images.save_image_grid(-imgs, tmp_path / "b.png", scale=1)
     assert Image.open(p1).size == (2 * 10 + 2, 2 * 10 + 2)
-    gif = plotting.save_gif([p1, p2], tmp_path / "p.gif")
+    gif = images.save_gif([p1, p2], tmp_path / "p.gif")
     assert Image.open(gif).n_frames == 2
     with pytest.raises(ValueError):
-        plotting.save_gif([], tmp_path / "q.gif")
+        images.save_gif([], tmp_path / "q.gif")
 
 
 def test_plot_history_from_dict_and_folder(tmp_path):
@@ -42,14 +42,14 @@ def test_plot_history_from_dict_and_folder(tmp_path):
 def test_show_samples(tmp_path):
     (tmp_path / "samples").mkdir()
     for e in (0, 1, 2):
-        plotting.save_image_grid(np.zeros((4, 8, 8, 1)), tmp_path / "samples" / f"epoch_{e:04d}.png")
+        images.save_image_grid(np.zeros((4, 8, 8, 1)), tmp_path / "samples" / f"epoch_{e:04d}.png")
     fig = plotting.show_samples(tmp_path)
     assert [ax.get_title() for ax in fig.axes] == ["epoch 0000", "epoch 0001", "epoch 0002"]
     fig = plotting.show_images(np.zeros((4, 8, 8, 1)), title="t")
     assert fig.axes[0].get_title() == "t"
 
 
-def test_plot_side_by_side_draws_curves_and_both_kinds_of_samples():  # moved from test_stabilization.py
+def test_plot_side_by_side_draws_curves_and_both_kinds_of_samples():  # moved from test_gan.py
     import matplotlib
 
     matplotlib.use("Agg")
@@ -69,7 +69,7 @@ def test_plot_side_by_side_draws_curves_and_both_kinds_of_samples():  # moved fr
         plot_side_by_side({}, {})
 
 
-def test_show_image_groups_one_titled_panel_per_group():  # moved from test_stabilization.py
+def test_show_image_groups_one_titled_panel_per_group():  # moved from test_gan.py
     import matplotlib
 
     matplotlib.use("Agg")

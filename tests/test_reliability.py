@@ -1,4 +1,4 @@
-"""Issue 7: resume after SIGKILL gives the uninterrupted result; divergence; atomic writes; bad input fails early."""
+"""Resume after SIGKILL gives the uninterrupted result; divergence; atomic writes; bad input fails early."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import gan_kit
-from gan_kit import checkpoints, runs
+from gan_kit import checkpoints, fileio, runs
+from gan_kit.checkpoints import ResumeError
 from gan_kit.config import for_profile
-from gan_kit.training import ResumeError
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
@@ -85,8 +85,8 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
     assert a["epoch"] == b["epoch"] == [1.0, 2.0, 3.0]
     for column in ("g_loss", "d_loss", "d_real_prob", "d_fake_prob"):
         assert a[column] == b[column], column  # bit-exact: same seeds, same batches, deterministic ops
-    g_a = gan_kit.training.load_generator(run_dir).get_weights()
-    g_b = gan_kit.training.load_generator(ref_dir).get_weights()
+    g_a = gan_kit.runs.load_generator(run_dir).get_weights()
+    g_b = gan_kit.runs.load_generator(ref_dir).get_weights()
     for wa, wb in zip(g_a, g_b):
         np.testing.assert_array_equal(wa, wb)
     assert runs.read_status(run_dir)["state"] == "finished"
@@ -120,21 +120,21 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_state(tmp_path):
     assert status["state"] == "diverged" and status["epoch"] == 2 and status["metric"] in ("g_loss", "d_loss")
     assert checkpoints.read_state(run.path)["epoch"] == 1
     assert [p.name for p in runs.sample_paths(run.path)] == ["epoch_0000.png", "epoch_0001.png"]
-    weights = gan_kit.training.load_generator(run.path).get_weights()
+    weights = gan_kit.runs.load_generator(run.path).get_weights()
     assert all(np.isfinite(w).all() for w in weights)
 
 
 def test_kill_during_a_write_leaves_the_previous_file(tmp_path):
     target = tmp_path / "history.csv"
-    runs.atomic_write_text(target, "epoch,g_loss\n1,0.5\n")
+    fileio.atomic_write_text(target, "epoch,g_loss\n1,0.5\n")
     script = textwrap.dedent(
         f"""
         import os, signal
-        from gan_kit import runs
+        from gan_kit import fileio
         def die(fd):
             os.kill(os.getpid(), signal.SIGKILL)  # the new bytes are in the temp file, not yet renamed
         os.fsync = die
-        runs.atomic_write_text({str(target)!r}, "epoch,g_loss\\n" + "1,0.5\\n" * 100000)
+        fileio.atomic_write_text({str(target)!r}, "epoch,g_loss\\n" + "1,0.5\\n" * 100000)
         """
     )
     result = _run(["-c", script])
@@ -176,7 +176,7 @@ def test_bad_input_fails_before_any_run_folder(tmp_path, monkeypatch):
 def test_unwritable_output_folder_is_reported(tmp_path, monkeypatch):
     cfg = _config(tmp_path, "locked", epochs=1)
     monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
-    with pytest.raises(runs.RunFolderError, match="not writable"):
+    with pytest.raises(fileio.RunFolderError, match="not writable"):
         gan_kit.train(cfg, verbose=0)
 
 
@@ -185,7 +185,7 @@ def test_models_load_in_safe_mode(tmp_path):
     (tmp_path / "generator.keras").parent.mkdir(exist_ok=True)
     model.save(tmp_path / "generator.keras")
     with pytest.raises(ValueError, match="(?i)lambda|unsafe|safe_mode"):
-        gan_kit.training.load_generator(tmp_path)
+        gan_kit.runs.load_generator(tmp_path)
 
 
 def test_status_json_is_valid_after_failure(tmp_path):

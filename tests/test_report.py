@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 import gan_kit
-from gan_kit import diagnostics, lab, metrics, report, runs
+from gan_kit import diagnostics, fileio, lab, metrics, observations, report, runs
 from gan_kit.config import Config
+from gan_kit.records import NOT_APPLICABLE, NOT_COMPUTED, ReportData, RunRecord, default_label, fmt
 
 MD_IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
 HTML_IMG = re.compile(r"<img\s+src=\"([^\"]*)\"")
@@ -157,7 +158,7 @@ def test_every_summary_number_matches_history_and_metrics(built, two_runs):
         for column, key in own.items():
             assert _close(row[column], history[key][-1]), column
         for column in other:
-            assert row[column] == report.NOT_APPLICABLE, column
+            assert row[column] == NOT_APPLICABLE, column
         assert row["Loss"] == ("hinge" if config["model"] == "gan" else "bce + 1 KL")
         # The HTML table holds the same cells.
         assert "<td>" + "</td><td>".join(row.values()) + "</td>" in html_text
@@ -167,7 +168,7 @@ def test_metrics_lines_match_metrics_json(built, two_runs):
     _, _, md_text, _ = built
     for path in two_runs:
         measured = json.loads((path / "metrics.json").read_text())
-        fid_text = f"FID {report.fmt(measured['fid'])}"
+        fid_text = f"FID {fmt(measured['fid'])}"
         line = next(x for x in md_text.splitlines() if x.startswith("Metrics (") and fid_text in x)
         assert f"{measured['samples']} samples" in line and measured["extractor"] in line
         for key in ("precision", "recall", "density", "coverage"):
@@ -198,7 +199,7 @@ def test_observations_state_what_the_numbers_show(built, two_runs):
 
 
 def _record(model: str, latent: int, fid: float | None, loss: str = "bce", recon: float | None = None,
-            kl: float = 5.0, dataset: str = "fashion_mnist") -> report.RunRecord:
+            kl: float = 5.0, dataset: str = "fashion_mnist") -> RunRecord:
     config = Config(name="x", model=model, loss=loss, latent_dim=latent, dataset=dataset, image_size=28, channels=1)
     if model == "gan":
         history = {"epoch": [1.0, 2.0], "g_loss": [1.0, 1.2], "d_loss": [1.3, 1.1], "d_real_prob": [0.6, 0.7],
@@ -208,9 +209,9 @@ def _record(model: str, latent: int, fid: float | None, loss: str = "bce", recon
                    "kl_loss": [kl, kl], "epoch_time": [1.0, 1.0]}
     measured = None if fid is None else {"fid": fid, "kid": fid / 100, "classes_covered": 10, "num_classes": 10,
                                          "recall": 0.5}
-    r = report.RunRecord(path=Path(f"/runs/{model}{latent}{loss}"), config=config, status={"state": "finished"},
+    r = RunRecord(path=Path(f"/runs/{model}{latent}{loss}"), config=config, status={"state": "finished"},
                          history=history, metrics=measured)
-    r.label = report.default_label(config)
+    r.label = default_label(config)
     return r
 
 
@@ -218,11 +219,11 @@ def test_observations_name_the_lowest_fid_and_the_trade_off():
     records = [_record("gan", 32, 10.0), _record("gan", 64, 12.0), _record("gan", 32, 20.0, "hinge"),
                _record("gan", 64, 22.0, "hinge"), _record("vae", 8, 40.0, recon=300.0, kl=10.0),
                _record("vae", 16, 45.0, recon=250.0, kl=15.0), _record("vae", 32, 50.0, recon=200.0, kl=20.0)]
-    f = report.findings(records)["fashion_mnist"]
+    f = observations.findings(records)["fashion_mnist"]
     assert f["ranked"][0][:2] == ("GAN bce z32", 10.0) and f["best_vae"] == ("VAE z8", 40.0)
     assert f["gan_by_loss"] == {"bce": (11.0, 2), "hinge": (21.0, 2)}
     assert f["gan_by_z"] == {32: (15.0, 2), 64: (17.0, 2)}
-    lines = report.observations(report.ReportData(records))["fashion_mnist"]
+    lines = observations.observations(ReportData(records))["fashion_mnist"]
     text = "\n".join(lines)
     assert "**Best configuration by FID:** GAN bce z32 (FID 10, KID 0.1)" in text
     assert "highest FID: VAE z32 (50)" in text
@@ -235,13 +236,13 @@ def test_observations_name_the_lowest_fid_and_the_trade_off():
 
 def test_observations_make_no_claim_without_numbers():
     records = [_record("gan", 32, None), _record("vae", 8, None, recon=300.0), _record("vae", 16, None, recon=320.0)]
-    text = "\n".join(report.observations(report.ReportData(records))["fashion_mnist"])
+    text = "\n".join(observations.observations(ReportData(records))["fashion_mnist"])
     assert "no run has an FID (not computed), so none can be named" in text
     assert "FID not computed for: GAN bce z32, VAE z8, VAE z16." in text
     assert "the reconstruction loss rises" in text and "the sample side of the trade-off is unknown" in text
     assert "lower FID" not in text and "Best configuration by FID" not in text
     row = report.summary_row(records[0])
-    assert row["FID"] == row["KID"] == row["Best epoch by FID"] == report.NOT_COMPUTED
+    assert row["FID"] == row["KID"] == row["Best epoch by FID"] == NOT_COMPUTED
 
 
 # =============================================================================== a lab folder with a skipped dataset
@@ -256,7 +257,7 @@ def test_report_of_a_lab_shows_the_skipped_dataset_and_its_reason(two_runs, tmp_
     entries.append({"name": "digits-gan-bce-z64", "state": "failed", "error": "ValueError: boom"})
     reason = ("DatasetNotFoundError: Dataset 'mnist' (split 'train') was not found. Places tried, in order:\n"
               "  1. /nowhere ($GAN_KIT_DATA_DIR)")
-    runs.write_json(folder / lab.LAB_FILE, {
+    fileio.write_json(folder / runs.LAB_FILE, {
         "profile": "smoke", "runs": entries,
         "datasets": {"mnist": {"status": "skipped", "reason": reason}, "digits": {"status": "available"}}})
     md, html = report.build_report(folder)
@@ -278,7 +279,7 @@ def test_missing_metrics_are_not_computed_never_made_up(two_runs, tmp_path):
     (copy / "metrics.json").unlink()
     md, _ = report.build_report(copy, tmp_path / "out")
     row = _table(md.read_text())[0]
-    assert row["FID"] == row["KID"] == row["Recall"] == row["Classes covered"] == report.NOT_COMPUTED
+    assert row["FID"] == row["KID"] == row["Recall"] == row["Classes covered"] == NOT_COMPUTED
     assert "Metrics: not computed (no metrics.json in the run folder)." in md.read_text()
     with pytest.raises(ValueError, match="No run folders"):
         report.build_report(tmp_path / "empty-does-not-exist", tmp_path / "out2")

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from gan_kit import runs
+from gan_kit import fileio, runs
 
 
 def test_create_run_dir_never_reuses(tmp_path):
@@ -17,7 +17,7 @@ def test_create_run_dir_never_reuses(tmp_path):
 def test_unwritable_output_dir(tmp_path, monkeypatch):
     # CI runs as root, who can write anywhere, so the permission check itself is simulated.
     monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
-    with pytest.raises(runs.RunFolderError, match="not writable.*output_dir"):
+    with pytest.raises(fileio.RunFolderError, match="not writable.*output_dir"):
         runs.create_run_dir(tmp_path, "x")
     assert list(tmp_path.iterdir()) == []
 
@@ -25,7 +25,7 @@ def test_unwritable_output_dir(tmp_path, monkeypatch):
 def test_output_dir_is_a_file(tmp_path):
     f = tmp_path / "file"
     f.write_text("x")
-    with pytest.raises(runs.RunFolderError, match="output_dir"):
+    with pytest.raises(fileio.RunFolderError, match="output_dir"):
         runs.create_run_dir(f / "runs", "x")
 
 
@@ -36,27 +36,27 @@ def test_history_round_trip_with_nan(tmp_path):
 
 
 def test_atomic_write_leaves_no_temp_files(tmp_path):
-    runs.atomic_write_text(tmp_path / "a.txt", "one")
-    runs.atomic_write_text(tmp_path / "a.txt", "two")
+    fileio.atomic_write_text(tmp_path / "a.txt", "one")
+    fileio.atomic_write_text(tmp_path / "a.txt", "two")
     assert (tmp_path / "a.txt").read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
 
 def test_json_and_status(tmp_path):
-    runs.write_json(tmp_path / "m.json", {"fid": float("inf"), "n": 3})
-    assert runs.read_json(tmp_path / "m.json") == {"fid": None, "n": 3}
+    fileio.write_json(tmp_path / "m.json", {"fid": float("inf"), "n": 3})
+    assert fileio.read_json(tmp_path / "m.json") == {"fid": None, "n": 3}
     assert runs.read_status(tmp_path)["state"] == "unknown"
     runs.write_status(tmp_path, "finished", epochs=2)
     assert runs.read_status(tmp_path)["state"] == "finished"
     (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(runs.RunFolderError, match="bad.json"):
-        runs.read_json(tmp_path / "bad.json")
+    with pytest.raises(fileio.RunFolderError, match="bad.json"):
+        fileio.read_json(tmp_path / "bad.json")
 
 
 def test_list_runs(tmp_path):
     assert runs.list_runs(tmp_path / "none") == []
     a = runs.create_run_dir(tmp_path, "a")
-    runs.write_json(a / "config.json", {})
+    fileio.write_json(a / "config.json", {})
     runs.create_run_dir(tmp_path, "no-config")
     assert runs.list_runs(tmp_path) == [a]
 
@@ -66,7 +66,7 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     # any file the user creates: 0666 minus the umask, not mkstemp's private 0600.
     old = os.umask(0o022)
     try:
-        path = runs.atomic_write_text(tmp_path / "report.html", "<html></html>")
+        path = fileio.atomic_write_text(tmp_path / "report.html", "<html></html>")
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644

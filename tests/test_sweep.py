@@ -1,4 +1,4 @@
-"""Issue 6: sweeps over a grid of configs (resumable, retried, recorded) and the comparison of their runs.
+"""Sweeps over a grid of configs (resumable, retried, recorded) and the comparison of their runs.
 
 The grid logic is checked without training; the rest trains real, tiny GANs (digits,
 widths 8, two epochs of two steps of batch 16), in this process and, for the kill test,
@@ -19,18 +19,12 @@ from pathlib import Path
 import keras
 import pytest
 
-from gan_kit import runs, training
+from gan_kit import fileio, runs, training
 from gan_kit.__main__ import _grid, main
+from gan_kit.compare import compare
 from gan_kit.config import ConfigError, for_profile
-from gan_kit.sweep import (
-    SWEEP_FILE,
-    compare,
-    grid_points,
-    point_fields,
-    point_label,
-    read_sweep,
-    sweep,
-)
+from gan_kit.runs import SWEEP_FILE, read_sweep
+from gan_kit.sweep import grid_points, point_fields, point_label, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -122,7 +116,7 @@ def test_sweep_killed_midway_and_started_again_finishes_only_the_missing_runs(tm
         while time.monotonic() < deadline and child.poll() is None:
             try:
                 states = [p["state"] for p in read_sweep(folder)["points"]]
-            except (runs.RunFolderError, KeyError):
+            except (fileio.RunFolderError, KeyError):
                 states = []
             if "finished" in states:
                 break

@@ -52,12 +52,11 @@ def test_ring_data_follows_its_seed_and_shape_arguments():
     np.testing.assert_allclose(np.linalg.norm(points, axis=1), 5.0, atol=0.06)
     dist = np.linalg.norm(points[:, None, :] - ring.ring_centers(3, 5.0)[None], axis=-1)
     assert np.bincount(dist.argmin(axis=1), minlength=3).min() > 900  # all three modes drawn
-    assert toy.ring_data is ring.ring_data and toy.ring_centers is ring.ring_centers
-    assert toy.mode_coverage_2d is ring.mode_coverage_2d
+    assert toy.ring_data is ring.ring_data and toy.mode_coverage_2d is ring.mode_coverage_2d
 
 
-def test_mode_coverage_counts():  # moved from test_stabilization.py
-    from gan_kit.toy import mode_coverage_2d, ring_centers, ring_data
+def test_mode_coverage_counts():  # moved from test_gan.py
+    from gan_kit.ring import mode_coverage_2d, ring_centers, ring_data
 
     assert mode_coverage_2d(ring_data(4000, seed=1))["covered"] == 8
     one = np.repeat(ring_centers()[:1], 500, axis=0)
@@ -90,7 +89,7 @@ def test_mode_coverage_thresholds_by_hand():
 # =============================================================================== gan_kit.toy
 
 
-def test_ring_collapses_with_a_strong_d_and_is_covered_when_stabilized():  # moved from test_stabilization.py
+def test_ring_collapses_with_a_strong_d_and_is_covered_when_stabilized():  # moved from test_gan.py
     from gan_kit.toy import TOY_PRESETS, train_toy
 
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -105,8 +104,9 @@ def test_ring_collapses_with_a_strong_d_and_is_covered_when_stabilized():  # mov
     assert min(elapsed, cpu) < 60, f"the two toy runs took {elapsed:.0f} s wall, {cpu:.0f} s CPU"
 
 
-def test_toy_switches_reach_the_toy_gan():  # moved from test_stabilization.py
-    from gan_kit.toy import build_toy_discriminator, train_toy
+def test_toy_switches_reach_the_toy_gan():  # moved from test_gan.py
+    from gan_kit.models import build_toy_discriminator
+    from gan_kit.toy import train_toy
 
     d = build_toy_discriminator(16, 2, dropout=0.2)
     assert [layer.rate for layer in d.layers if isinstance(layer, keras.layers.Dropout)] == [0.2, 0.2]
@@ -119,7 +119,7 @@ def test_toy_switches_reach_the_toy_gan():  # moved from test_stabilization.py
 
 
 @pytest.mark.parametrize("steps,done", [(7, 7), (130, 130), (1234, 1230)])
-def test_toy_trains_the_number_of_steps_asked_for(steps, done):  # moved from test_stabilization.py
+def test_toy_trains_the_number_of_steps_asked_for(steps, done):  # moved from test_gan.py
     from gan_kit.toy import train_toy
 
     result = train_toy(steps=steps, batch_size=16, g_hidden=4, d_hidden=4, n_samples=20)

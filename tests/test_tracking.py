@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 import gan_kit
-from gan_kit import callbacks as cbs
 from gan_kit import runs, tracking
 from gan_kit.config import for_profile
 
@@ -118,7 +117,7 @@ def test_wandb_mode_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     run_dir = tmp_path / "a run:with#odd?chars"
     run_dir.mkdir()
-    logger = cbs.WandbLogger(run_dir, {"d_lr": 1e-4})
+    logger = tracking.WandbLogger(run_dir, {"d_lr": 1e-4})
     logger.on_train_begin()
     assert logger._run is not None and logger._run.disabled
     logger.on_train_end()
@@ -130,7 +129,7 @@ def test_wandb_mode_follows_the_environment(tmp_path, monkeypatch):
 
 def test_wandb_missing_is_said_plainly_and_training_goes_on(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "wandb", None)  # `import wandb` raises ImportError
-    logger = cbs.WandbLogger(tmp_path, {})
+    logger = tracking.WandbLogger(tmp_path, {})
     logger.on_train_begin()
     logger.on_epoch_end(0, {"g_loss": 1.0})
     logger.on_train_end()

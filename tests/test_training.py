@@ -6,8 +6,10 @@ import pytest
 
 import gan_kit
 from gan_kit import runs
+from gan_kit.checkpoints import fixed_noise
+from gan_kit.gan import GAN
 from gan_kit.models import build_discriminator, build_generator
-from gan_kit.training import GAN, fixed_noise, load_generator
+from gan_kit.runs import load_generator
 
 
 def test_one_step_changes_both_models(tiny_dataset):

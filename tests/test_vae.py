@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import gan_kit
-from gan_kit import runs, vae
+from gan_kit import fileio, losses, models, runs, vae
+from gan_kit.images import to_unit_range
 
 LN2 = math.log(2.0)
 
@@ -24,14 +25,14 @@ def test_kl_matches_hand_computed_values():
     # Row 2: mu = (0.5, 0), s^2 = (e, 1):   0.5 * (0.25 + e - 1 - 1) = 0.5 * (e - 1.75).
     mean = np.array([[0.0, 0.0], [1.0, -2.0], [0.5, 0.0]], np.float32)
     log_var = np.array([[0.0, 0.0], [LN2, -LN2], [1.0, 0.0]], np.float32)
-    got = np.asarray(vae.kl_divergence(mean, log_var))
+    got = np.asarray(losses.kl_divergence(mean, log_var))
     assert got.shape == (3,)
     np.testing.assert_allclose(got, [0.0, 2.75, 0.5 * (math.e - 1.75)], rtol=1e-6, atol=1e-7)
 
 
 def test_kl_is_zero_only_at_the_prior_and_grows_with_the_mean():
     mean = np.array([[0.0], [0.5], [1.0], [2.0]], np.float32)
-    got = np.asarray(vae.kl_divergence(mean, np.zeros_like(mean)))
+    got = np.asarray(losses.kl_divergence(mean, np.zeros_like(mean)))
     np.testing.assert_allclose(got, 0.5 * mean[:, 0] ** 2, rtol=1e-6)
     assert got[0] == 0 and np.all(np.diff(got) > 0)
 
@@ -43,19 +44,19 @@ def test_reconstruction_loss_by_hand():
     target = (images + 1) / 2
     p = 1 / (1 + np.exp(-logits.astype(np.float64)))
     bce = -(target * np.log(p) + (1 - target) * np.log(1 - p))
-    np.testing.assert_allclose(vae.reconstruction_loss(images, logits, "bce"), bce.sum(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(losses.reconstruction_loss(images, logits, "bce"), bce.sum(axis=(1, 2, 3)), rtol=1e-5)
     mse = (np.tanh(logits.astype(np.float64)) - images) ** 2
-    np.testing.assert_allclose(vae.reconstruction_loss(images, logits, "mse"), mse.sum(axis=(1, 2, 3)), rtol=1e-5)
+    np.testing.assert_allclose(losses.reconstruction_loss(images, logits, "mse"), mse.sum(axis=(1, 2, 3)), rtol=1e-5)
     # All-zero logits predict grey (p = 0.5): BCE = ln 2 per pixel whatever the target.
-    zero = vae.reconstruction_loss(images, np.zeros_like(logits), "bce")
+    zero = losses.reconstruction_loss(images, np.zeros_like(logits), "bce")
     np.testing.assert_allclose(zero, 16 * LN2, rtol=1e-6)
     with pytest.raises(ValueError, match="kind"):
-        vae.reconstruction_loss(images, logits, "l1")
+        losses.reconstruction_loss(images, logits, "l1")
 
 
 @pytest.mark.parametrize("recon_loss", ["bce", "mse"])
 def test_decoder_output_is_the_loss_mapping_of_its_logits(recon_loss):
-    model = vae.VAE(vae.build_encoder(4, (28, 28, 1), 8), vae.build_decoder(4, (28, 28, 1), 8, recon_loss), 4,
+    model = vae.VAE(models.build_encoder(4, (28, 28, 1), 8), models.build_decoder(4, (28, 28, 1), 8, recon_loss), 4,
                     recon_loss=recon_loss)
     z = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32) * 3
     logits = np.asarray(model.decode_logits(z))
@@ -69,7 +70,7 @@ def test_decoder_output_is_the_loss_mapping_of_its_logits(recon_loss):
 def _fixed_moments_vae(mean, log_var, **kwargs) -> vae.VAE:
     """A VAE whose encoder gives every image the same (mean, log_var): its Dense kernel is 0, its bias the moments."""
     d = len(mean)
-    model = vae.VAE(vae.build_encoder(d, (28, 28, 1), 4), vae.build_decoder(d, (28, 28, 1), 4), d, **kwargs)
+    model = vae.VAE(models.build_encoder(d, (28, 28, 1), 4), models.build_decoder(d, (28, 28, 1), 4), d, **kwargs)
     layer = model.encoder.get_layer("mean_logvar")
     kernel, _ = layer.get_weights()
     layer.set_weights([np.zeros_like(kernel), np.concatenate([mean, log_var]).astype(np.float32)])
@@ -112,7 +113,7 @@ def test_reparameterization_statistics_and_gradients():
 
 
 def test_constructor_checks():
-    enc, dec = vae.build_encoder(4, (28, 28, 1), 4), vae.build_decoder(4, (28, 28, 1), 4)
+    enc, dec = models.build_encoder(4, (28, 28, 1), 4), models.build_decoder(4, (28, 28, 1), 4)
     with pytest.raises(ValueError, match="2 \\* latent_dim"):
         vae.VAE(enc, dec, 3)
     with pytest.raises(ValueError, match="recon_loss"):
@@ -120,8 +121,8 @@ def test_constructor_checks():
     with pytest.raises(ValueError, match="beta"):
         vae.VAE(enc, dec, 4, beta=-1.0)
     with pytest.raises(ValueError, match="28x28 or 32x32"):
-        vae.build_encoder(4, (48, 48, 3))
-    for build in (vae.build_encoder, vae.build_decoder):  # 64x64 is the GANs' size only, and the message says so
+        models.build_encoder(4, (48, 48, 3))
+    for build in (models.build_encoder, models.build_decoder):  # 64x64 is the GANs' size only, and the message says so
         with pytest.raises(ValueError, match="set image_size=28 or 32"):
             build(4, (64, 64, 1))
 
@@ -134,7 +135,7 @@ def digits():
     from gan_kit import data
 
     x, y, _ = data.load_arrays("digits", "train", image_size=32, channels=1)
-    return data.to_unit_range(x), y
+    return to_unit_range(x), y
 
 
 def test_reconstruction_loss_falls_over_a_few_steps_on_real_digits(digits):
@@ -144,12 +145,12 @@ def test_reconstruction_loss_falls_over_a_few_steps_on_real_digits(digits):
     x, _ = digits
     train, held_out = x[:256], x[-64:]
     keras.utils.set_random_seed(0)
-    model = vae.VAE(vae.build_encoder(8, (32, 32, 1), 8), vae.build_decoder(8, (32, 32, 1), 8), 8, seed=0)
+    model = vae.VAE(models.build_encoder(8, (32, 32, 1), 8), models.build_decoder(8, (32, 32, 1), 8), 8, seed=0)
     model.compile(keras.optimizers.Adam(2e-3))
 
     def recon(images):  # deterministic: decode the posterior means
         mean, _ = model.encode(images)
-        return float(tf.reduce_mean(vae.reconstruction_loss(images, model.decode_logits(mean))))
+        return float(tf.reduce_mean(losses.reconstruction_loss(images, model.decode_logits(mean))))
 
     before = recon(held_out)
     history = model.fit(tf.data.Dataset.from_tensor_slices(train).batch(32), epochs=4, verbose=0).history
@@ -184,7 +185,7 @@ def test_lerp_and_slerp_endpoints_and_norms():
 
 def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(digits):
     x, _ = digits
-    model = vae.VAE(vae.build_encoder(6, (32, 32, 1), 8), vae.build_decoder(6, (32, 32, 1), 8), 6)
+    model = vae.VAE(models.build_encoder(6, (32, 32, 1), 8), models.build_decoder(6, (32, 32, 1), 8), 6)
     a, b = x[0], x[1]
     path = model.interpolate(a, b, steps=7)
     assert path.shape == (7, 32, 32, 1)
@@ -196,7 +197,7 @@ def test_interpolation_endpoints_decode_to_the_endpoints_reconstructions(digits)
     from gan_kit import data
 
     raw, _, _ = data.load_arrays("digits", "train", image_size=32, channels=1, max_examples=2)
-    np.testing.assert_allclose(model.reconstruct(raw), model.reconstruct(data.to_unit_range(raw)), atol=1e-6)
+    np.testing.assert_allclose(model.reconstruct(raw), model.reconstruct(to_unit_range(raw)), atol=1e-6)
 
 
 # =============================================================================== a VAE run folder
@@ -238,7 +239,7 @@ def test_run_folder_has_the_gan_layout(vae_run):
     assert path.name.startswith("vae2d-")
     config = runs.read_config(path)
     assert config.model == "vae" and config.latent_dim == 2
-    assert runs.read_json(path / runs.RUNTIME_FILE)["mixed_precision"] == "float32"
+    assert fileio.read_json(path / runs.RUNTIME_FILE)["mixed_precision"] == "float32"
     assert not list(path.glob(".*"))  # no temp files left
     # The models load in Keras' safe mode, and the decoder is a drop-in generator.
     decoder, encoder = vae.load_decoder(path), vae.load_encoder(path)
@@ -253,20 +254,20 @@ def _png(path) -> np.ndarray:
 
 
 def test_artifacts_are_written_and_show_what_they_say(vae_run, tmp_path):
-    from gan_kit import plotting
-    from gan_kit.training import fixed_noise
+    from gan_kit.checkpoints import fixed_noise
+    from gan_kit.images import save_image_grid, save_reconstructions
 
     path, config = vae_run.path, vae_run.config
     model = vae.load_vae(path)
     # Random samples from the prior: the last grid is the saved decoder on the run's fixed noise.
-    expected = plotting.save_image_grid(model.decode_numpy(fixed_noise(config)), tmp_path / "grid.png", 3)
+    expected = save_image_grid(model.decode_numpy(fixed_noise(config)), tmp_path / "grid.png", 3)
     assert np.abs(_png(runs.sample_paths(path)[-1]) - _png(expected)).max() <= 1
     # Reconstructions: one test image per class on top, their reconstructions below.
     x, y, _ = vae.evaluation_images(config, vae.PICK_POOL)
     idx = vae._one_per_class(y, 10)
     assert sorted(y[idx].tolist()) == list(range(10))
     real = x[idx].astype(np.float32) / 127.5 - 1
-    expected = plotting.save_reconstructions(real, model.reconstruct(real), tmp_path / "recon.png")
+    expected = save_reconstructions(real, model.reconstruct(real), tmp_path / "recon.png")
     assert np.abs(_png(path / vae.RECONSTRUCTIONS_FILE) - _png(expected)).max() <= 1
     # Interpolations: 4 rows of real image, 10 decoded points, real image; the 2-D latent scatter.
     rows = _png(path / vae.INTERPOLATIONS_FILE)
@@ -277,7 +278,7 @@ def test_artifacts_are_written_and_show_what_they_say(vae_run, tmp_path):
 
 def test_save_artifacts_returns_the_files_and_skips_the_scatter_above_2d(vae_run, tmp_path):
     config = vae_run.config.replace(latent_dim=3)
-    model = vae.VAE(vae.build_encoder(3, config.image_shape, 8), vae.build_decoder(3, config.image_shape, 8), 3)
+    model = vae.VAE(models.build_encoder(3, config.image_shape, 8), models.build_decoder(3, config.image_shape, 8), 3)
     written = vae.save_artifacts(model, tmp_path, config, n_recon=5, n_pairs=2, steps=4)
     assert set(written) == {"reconstructions", "interpolations"}
     assert all(p.is_file() for p in written.values())
@@ -285,7 +286,7 @@ def test_save_artifacts_returns_the_files_and_skips_the_scatter_above_2d(vae_run
 
 
 def test_train_vae_rejects_bad_requests(vae_run, tmp_path):
-    with pytest.raises(gan_kit.training.ResumeError, match="cannot be resumed"):
+    with pytest.raises(gan_kit.checkpoints.ResumeError, match="cannot be resumed"):
         gan_kit.train(None, resume=vae_run.path)
     config = vae_run.config.replace(output_dir=str(tmp_path))
     with pytest.raises(ValueError, match="unconditional"):

@@ -11,19 +11,23 @@ exercise is easy to spot. The formula and training-step checks are each ``collec
 fixture)`` (runs the student's code, returns NumPy arrays) then ``judge_<name>(outputs, fixture)``
 (raises ``CheckFailed``), so a grader can run the two in different processes.
 
+The public names live here: ``gan_kit.checks.<name>`` is their one documented path (a submodule's own
+``__all__`` lists only what it alone adds, such as its ``collect_``/``judge_`` halves).
+
 | exercise | notebook | check |
 | --- | --- | --- |
 | FID from features | 01, 06 | ``check_fid`` |
 | KID from features | 06 | ``check_kid`` |
 | the toy GAN's training step | 01 | ``check_toy_step`` |
-| story 1's generator / discriminator | 02 | ``check_generator``, ``check_discriminator`` |
+| the DCGAN generator / discriminator | 02 | ``check_generator``, ``check_discriminator`` |
 | the BCE losses | 02 | ``check_gan_losses`` |
-| story 1's training step | 02 | ``check_train_step`` |
+| the DCGAN training step | 02 | ``check_train_step`` |
 | the gradient penalty | 03 | ``check_gradient_penalty`` |
 | runs at an equal number of steps | 04 | ``check_compare_at_equal_steps`` |
 | reparameterization, KL | 05 | ``check_reparameterize``, ``check_kl`` |
 | preparing an image-folder file | 07 | ``check_prepare_image`` |
 | the conditional input | 08 | ``check_conditional_input`` |
+| the projection discriminator's output | 08 | ``check_projection_logit`` |
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from .formulas import (
 from .kid import check_kid
 from .networks import check_discriminator, check_generator, discriminator_spec, generator_spec
 from .preparation import check_prepare_image
+from .projection import check_projection_logit
 from .steps import check_toy_step, check_train_step
 
 __all__ = [
@@ -58,6 +63,7 @@ __all__ = [
     "check_kid",
     "check_kl",
     "check_prepare_image",
+    "check_projection_logit",
     "check_reparameterize",
     "check_toy_step",
     "check_train_step",

@@ -1,4 +1,8 @@
-"""What every check shares: the failure type, value comparison, and switching the kit's own code off."""
+"""What every check shares: the failure type, value comparison, and switching the kit's own code off.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AnswerMistake", "CheckFailed", "KitCallError", "as_output", "brief_error", "collect_output", "collected",
-           "compare", "kit_disabled", "passed", "value"]
+__all__ = ["AnswerMistake", "as_output", "brief_error", "collect_output", "collected", "passed", "value"]
 
 
 class CheckFailed(AssertionError):

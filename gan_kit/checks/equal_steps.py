@@ -8,6 +8,9 @@ one), where the usual mistakes give other numbers: each run's last value, the la
 smallest, epochs instead of steps, the same row instead of the same step, the nearest or previous row instead of
 interpolation, a value held or extrapolated before a run's first row. As the formula checks, it is
 ``collect_equal_steps`` (runs the student's function with the kit's own switched off) then ``judge_equal_steps``.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from . import fixtures
 from ._base import CheckFailed, as_output, collected, kit_disabled, passed, run_answer
 
-__all__ = ["check_compare_at_equal_steps", "collect_equal_steps", "judge_equal_steps"]
+__all__ = ["collect_equal_steps", "judge_equal_steps"]
 
 NAME = "compare_at_equal_steps"
 KIT = ("compare:compare_at_equal_steps", "compare:at_equal_steps")

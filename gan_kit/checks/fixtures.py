@@ -21,11 +21,15 @@ A check with one case still has a list of one. Output names per check: ``gan_los
 ``penalty_table``, each example's term on a grid of alphas; a flat critic: ``penalty``), critics stored as
 ``[{"kernel", "bias"?, "activation"?}, ...]``; ``reparameterize``: ``z``; ``kl``: ``kl``; ``fid``: ``fid``
 (a case without ``b`` compares ``a`` with itself); ``kid``: ``kid`` (the same inputs); ``conditional_input``:
-``joined`` (the mistake's text is the whole message); ``train_step`` / ``toy_step``: inputs ``generator`` /
+``joined`` (the mistake's text is the whole message); ``projection``: inputs ``logit``, ``features``,
+``class_embeddings``, ``labels``, output ``logit``; ``train_step`` / ``toy_step``: inputs ``generator`` /
 ``discriminator`` (starting weights in ``get_weights()`` order), ``trainable`` (a flag per weight), ``real``,
 ``noise``, the two learning rates;
 expected: the weights after one step and the logged losses; mistakes: ``{"weights": {text: {"generator": [...],
 "discriminator": [...]}}}``.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 
 from ._base import CheckFailed
 
-__all__ = ["FIXTURE_DIR", "PUBLIC_SEEDS", "FixtureMissing", "clear_memo", "file_name", "load"]
+__all__ = ["FIXTURE_DIR", "PUBLIC_SEEDS", "clear_memo", "file_name"]
 
 FIXTURE_DIR = Path(__file__).with_name("fixtures")
 FORMAT = 1
@@ -45,7 +49,7 @@ FORMAT = 1
 PUBLIC_SEEDS: dict[str, list[int | None]] = {
     "gan_losses": [None], "gradient_penalty": [0], "reparameterize": [None], "kl": [None], "fid": [0], "kid": [0],
     "conditional_input": [10, 7], "train_step": [0], "toy_step": [0], "equal_steps": [0],
-    "prepare_image": [0],
+    "prepare_image": [0], "projection": [0],
 }
 _MEMO: dict[tuple[str, int | None], dict[str, Any]] = {}  # fixtures built in memory from the instructor's references
 

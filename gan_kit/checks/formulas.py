@@ -10,6 +10,9 @@ features for FID. Each check is two steps a grader can run apart: ``collect_<nam
 runs the student's functions on the stored inputs (with the kit's own implementation switched off, so an
 answer that calls it fails) and returns NumPy arrays; ``judge_<name>(outputs, fixture)`` compares them with
 the stored values and raises ``CheckFailed``, naming the mistake when a wrong value matches a known one.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -22,10 +25,9 @@ import numpy as np
 from . import fixtures
 from ._base import CheckFailed, collect_output, collected, compare, kit_disabled, passed, value
 
-__all__ = ["check_conditional_input", "check_fid", "check_gan_losses", "check_gradient_penalty", "check_kl",
-           "check_reparameterize", "collect_conditional_input", "collect_fid", "collect_gan_losses",
-           "collect_gradient_penalty", "collect_kl", "collect_reparameterize", "judge_conditional_input",
-           "judge_fid", "judge_gan_losses", "judge_gradient_penalty", "judge_kl", "judge_reparameterize"]
+__all__ = ["collect_conditional_input", "collect_fid", "collect_gan_losses", "collect_gradient_penalty", "collect_kl",
+           "collect_reparameterize", "judge_conditional_input", "judge_fid", "judge_gan_losses",
+           "judge_gradient_penalty", "judge_kl", "judge_reparameterize"]
 
 Outputs = dict[str, np.ndarray]
 Fixture = Mapping[str, Any]

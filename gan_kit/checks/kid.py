@@ -7,6 +7,9 @@ wrong scale, degree or offset, the cross term once or with the wrong sign, the m
 square root. As the other formula checks, it is two steps a grader can run apart: :func:`collect_kid` runs the
 student's function on the stored float64 features (the kit's own KID switched off) and :func:`judge_kid`
 compares what it returned with the stored values.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from . import fixtures
 from ._base import CheckFailed, collect_output, collected, compare, kit_disabled, passed, value
 from .formulas import _diagnose
 
-__all__ = ["KID_HINT", "KID_KIT", "check_kid", "collect_kid", "judge_kid"]
+__all__ = ["KID_HINT", "KID_KIT", "collect_kid", "judge_kid"]
 
 KID_KIT = ("metrics.maths:kid_from_features", "metrics.maths:kid_mmd2", "metrics.maths:_mmd2_unbiased",
            "metrics.maths:_poly_kernel")

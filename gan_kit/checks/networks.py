@@ -1,4 +1,4 @@
-"""Checks of a student's generator and discriminator against story 1's specification, layer by layer.
+"""Checks of a student's generator and discriminator against the DCGAN specification, layer by layer.
 
 The specification is written out here as a list of operations (dense, conv, transposed conv,
 batch norm, activation, dropout, reshape, flatten) with their settings, output shapes and
@@ -9,6 +9,9 @@ differs is named (an activation placed before BatchNorm as such, not as a missin
 and then a reference network built from the specification, given the student's weights, must
 compute the same outputs. Where the handout leaves a bias before BatchNorm open (the
 discriminator), either choice passes, against the parameter count and reference of that choice.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ KIT_BUILDERS = ("models:build_generator", "models:build_discriminator", "models:
                 "gan:build_gan", "training:build_model", "training:build_step_model")
 IMAGE_SHAPE = (32, 32, 3)
 LEAK = 0.2
+WEIGHTED_KINDS = ("dense", "conv", "conv_transpose")  # layers with weights and a bias
 # A layer's bias setting in the specification: "bias", "no bias", or either (a bias right before BatchNorm is
 # redundant, not wrong: BatchNorm subtracts the batch mean and adds its own shift).
 BIAS, NO_BIAS, EITHER = "bias", "no bias", "bias or not"
 
-__all__ = ["Op", "check_discriminator", "check_generator", "collect_network", "discriminator_sizes",
-           "discriminator_spec", "generator_sizes", "generator_spec", "judge_network", "read_network"]
+__all__ = ["Op", "collect_network", "discriminator_sizes", "generator_sizes", "judge_network", "read_network"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class Op:
 
 # ----------------------------------------------------------------- the specification
 def generator_spec(latent_dim: int = 100, width: int = 64) -> list[Op]:
-    """Story 1's generator: Dense to 4x4x(8w), then three times a stride-2 4x4 transposed conv and a 3x3
+    """The DCGAN generator: Dense to 4x4x(8w), then three times a stride-2 4x4 transposed conv and a 3x3
     refinement conv (4w, 2w, w filters), each followed by BatchNorm and LeakyReLU(0.2); a 3x3 conv to 3
     channels and tanh. Convolutions before BatchNorm have no bias (BatchNorm adds its own)."""
     start = 8 * width
@@ -78,7 +81,7 @@ def generator_spec(latent_dim: int = 100, width: int = 64) -> list[Op]:
 
 
 def discriminator_spec(width: int = 64, dropout: float = 0.3) -> list[Op]:
-    """Story 1's discriminator: three stride-2 4x4 convs (w, 2w, 4w filters) each followed by LeakyReLU(0.2)
+    """The DCGAN discriminator: three stride-2 4x4 convs (w, 2w, 4w filters) each followed by LeakyReLU(0.2)
     and Dropout, with BatchNorm between conv and activation from the second conv on; Flatten; Dense to one
     logit (no sigmoid: the loss applies it). The handout's table leaves the bias of the convs BatchNorm follows
     to Keras' default (a bias) while its rule for the generator says such a layer needs none: either passes
@@ -233,13 +236,13 @@ def _hint(mine: Op, want: Op) -> str:
         fn = str(want.settings[0])
         if fn.startswith("leaky_relu"):
             if mine.kind == "activation" and mine.settings == ("relu",):
-                return (f"story 1 uses LeakyReLU({LEAK}) here, not ReLU (a ReLU passes no gradient for negative "
+                return (f"the DCGAN uses LeakyReLU({LEAK}) here, not ReLU (a ReLU passes no gradient for negative "
                         f"inputs): layers.LeakyReLU({LEAK})")
             return f"layers.LeakyReLU({LEAK}) (Keras' default slope is 0.3)"
         if fn == "tanh":
             return "layers.Activation('tanh') (or activation='tanh' on the last Conv2D): pixels in [-1, 1]"
         return f"layers.Activation({fn!r})"
-    if (mine.kind == want.kind and want.kind in ("dense", "conv", "conv_transpose")
+    if (mine.kind == want.kind and want.kind in WEIGHTED_KINDS
             and mine.settings[:-1] == want.settings[:-1] and mine.settings[-1] != want.settings[-1]):
         if want.settings[-1] == NO_BIAS:
             return ("use_bias=False, as the handout's table says: BatchNorm follows and adds its own shift, so a "
@@ -278,14 +281,14 @@ def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
                     why = (f" {_op_name(mine)} before {_op_name(want)}: put BatchNorm between the convolution and "
                            "the activation (convolution, BatchNormalization, then the activation).")
                 else:
-                    why = (f" {_op_name(mine)} before {_op_name(want)}: swap the two (story 1's order is "
+                    why = (f" {_op_name(mine)} before {_op_name(want)}: swap the two (the expected order is "
                            f"{_op_name(want)}, then {_op_name(mine)}).")
             elif i + 1 < len(spec) and same(mine, spec[i + 1]):
-                why = f" Story 1's network has {want.describe()} before it: it is missing."
+                why = f" The expected network has {want.describe()} before it: it is missing."
             elif i + 1 < len(got) and same(got[i + 1], want):
                 why = f" Your {mine.kind} layer is one too many here: remove it."
                 if mine.kind == "batchnorm" and i == 1 and spec[0].kind == "conv":
-                    why += (" The first conv of story 1's discriminator has no BatchNorm: it would normalise the raw "
+                    why += (" The first conv of the DCGAN discriminator has no BatchNorm: it would normalise the raw "
                             "image statistics D is meant to judge.")
             else:
                 why = f" Hint: {_hint(mine, want)}."
@@ -297,7 +300,7 @@ def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
                               " Hint: compute every size from latent_dim and width (no numbers written in).")
         if mine.params != want.params:
             extra = ""
-            if want.kind in ("dense", "conv", "conv_transpose") and mine.params - want.params == want.settings[0]:
+            if want.kind in WEIGHTED_KINDS and mine.params - want.params == want.settings[0]:
                 extra = " The difference is one bias per output: a layer followed by BatchNorm needs no bias " \
                         "(use_bias=False)."
             raise CheckFailed(f"{name} ({size}): layer {mine.layer!r} has {mine.params:,} trainable parameters; "
@@ -311,7 +314,7 @@ def _compare_ops(name: str, got: list[Op], spec: list[Op], size: str) -> None:
         why = (" D outputs a logit: no sigmoid at the end (the loss applies it, stably)."
                if extra.kind == "activation" and extra.settings == ("sigmoid",) else "")
         raise CheckFailed(f"{name} ({size}): it has {len(got) - len(spec)} operation(s) too many, from layer "
-                          f"{extra.layer!r} ({extra.describe()}) on; story 1's network ends with "
+                          f"{extra.layer!r} ({extra.describe()}) on; the expected network ends with "
                           f"{spec[-1].describe()}.{why}")
 
 
@@ -411,22 +414,22 @@ def _keywords(function: Callable, names: tuple[str, ...]) -> None:
         missing = [n for n in names if n not in parameters]
         if missing:
             raise CheckFailed(f"{getattr(function, '__name__', 'your function')} must accept the keyword "
-                              f"argument(s) {missing} (with story 1's values as defaults).")
+                              f"argument(s) {missing} (with the handout's values as defaults).")
 
 
 def check_generator(build_generator: Callable[..., Any], small: tuple[int, int] = (8, 4)) -> None:
-    """``build_generator(latent_dim=100, width=64)`` against story 1's generator, at story 1's size and at
+    """``build_generator(latent_dim=100, width=64)`` against ``generator_spec``, at full size and at
     ``small = (latent_dim, width)`` (which catches numbers written in instead of computed)."""
     _keywords(build_generator, ("latent_dim", "width"))
     for kwargs, spec, shape, size in generator_sizes(small):
         _check_network("build_generator", build_generator, kwargs, spec, shape, size)
-    passed("the generator matches story 1's, layer by layer, and computes the same outputs")
+    passed("the generator matches the DCGAN specification, layer by layer, and computes the same outputs")
 
 
 def check_discriminator(build_discriminator: Callable[..., Any], small: tuple[int, float] = (4, 0.25)) -> None:
-    """``build_discriminator(width=64, dropout=0.3)`` against story 1's discriminator, at story 1's size and at
+    """``build_discriminator(width=64, dropout=0.3)`` against ``discriminator_spec``, at full size and at
     ``small = (width, dropout)``."""
     _keywords(build_discriminator, ("width", "dropout"))
     for kwargs, spec, shape, size in discriminator_sizes(small):
         _check_network("build_discriminator", build_discriminator, kwargs, spec, shape, size)
-    passed("the discriminator matches story 1's, layer by layer, and computes the same logits")
+    passed("the discriminator matches the DCGAN specification, layer by layer, and computes the same logits")

@@ -9,6 +9,9 @@ differ by a few grey levels only: a case passes when the largest difference is a
 difference at most ``mean`` (its ``tolerance``, in [-1, 1] units). ``collect_prepare_image`` runs the answer on
 the stored images (the kit's own image-folder code switched off); ``judge_prepare_image`` judges the outputs,
 naming the known mistake they match.
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from . import fixtures
 from ._base import CheckFailed, collect_output, collected, kit_disabled, passed
 
-__all__ = ["PREPARE_KIT", "check_prepare_image", "collect_prepare_image", "judge_prepare_image"]
+__all__ = ["PREPARE_KIT", "collect_prepare_image", "judge_prepare_image"]
 
 Outputs = dict[str, np.ndarray]
 Fixture = Mapping[str, Any]

@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from . import equal_steps, fixtures, formulas, kid, networks, preparation, steps
+from . import equal_steps, fixtures, formulas, kid, networks, preparation, projection, steps
 
-__all__ = ["RECORD_ENV", "check_compare_at_equal_steps", "check_conditional_input", "check_discriminator",
-           "check_fid", "check_gan_losses",
-           "check_generator", "check_gradient_penalty", "check_kid", "check_kl", "check_prepare_image",
-           "check_reparameterize", "check_toy_step", "check_train_step", "record_key"]
+# The check_* functions share the public checks' names (gan_kit.checks) and are reached by module
+# (``recording.check_fid``), so only what this module alone provides is listed.
+__all__ = ["RECORD_ENV", "record_key"]
 
 RECORD_ENV = "GAN_KIT_RECORD_DIR"
 
@@ -84,6 +83,12 @@ def check_conditional_input(conditional_input: Callable, num_classes: int = 10) 
     """Record the joined inputs for the grader's class count."""
     _formula("conditional_input", num_classes, {"conditional_input": conditional_input},
              record_key("conditional_input", num_classes=num_classes))
+
+
+def check_projection_logit(projection_logit: Callable, seed: int = 0) -> None:
+    """Record the projection discriminator's logits on the grader's features, embeddings and labels."""
+    _write(record_key("projection", seed=seed), projection.collect_projection(
+        {"projection_logit": projection_logit}, fixtures.load("projection", seed)))
 
 
 def check_prepare_image(prepare_image: Callable, seed: int = 0) -> None:

@@ -19,6 +19,9 @@ the other's variables, naming the mix-up. The toy's D starts with logits of up t
 
 As in :mod:`.formulas`, each check is ``collect_<name>(student_fns, fixture)`` (runs the student's step,
 returns NumPy arrays) and ``judge_<name>(outputs, fixture)`` (raises ``CheckFailed``).
+
+The public names live in ``gan_kit.checks`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds.
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from . import fixtures
 from ._base import AnswerMistake, CheckFailed, as_output, compare, kit_disabled, passed, run_answer
 from .formulas import LOSS_KIT
 
-__all__ = ["check_toy_step", "check_train_step", "collect_toy_step", "collect_train_step", "judge_toy_step",
-           "judge_train_step", "tiny_image_networks", "tiny_toy_networks"]
+__all__ = ["collect_toy_step", "collect_train_step", "judge_toy_step", "judge_train_step", "tiny_image_networks",
+           "tiny_toy_networks"]
 
 Outputs = dict[str, np.ndarray]
 Fixture = Mapping[str, Any]
@@ -52,7 +55,7 @@ LOGS = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob")
 
 # ----------------------------------------------------------------- tiny networks (their weights are stored)
 def tiny_image_networks(dtype: str = "float32") -> tuple[Any, Any]:
-    """Story 1's networks in miniature: 4 -> 8x8x1 images, with BatchNorm; weights as Keras initialises them."""
+    """The DCGAN networks in miniature: 4 -> 8x8x1 images, with BatchNorm; weights as Keras initialises them."""
     import keras
     from keras import layers
 
@@ -193,7 +196,7 @@ def _collect_step(make_step: Callable, fixture: Fixture, name: str, needs_tf_fun
 
 
 def collect_train_step(student_fns: Mapping[str, Callable], fixture: Fixture) -> Outputs:
-    """Story 1's step (``student_fns["make_train_step"]``, which must return a ``@tf.function``), run once (and
+    """The DCGAN training step (``student_fns["make_train_step"]``, which must return a ``@tf.function``), run once (and
     twice more, see :func:`_collect_step`)."""
     return _collect_step(student_fns["make_train_step"], fixture, "make_train_step", needs_tf_function=True)
 
@@ -304,7 +307,7 @@ def _judge_step(outputs: Outputs, fixture: Fixture, rule: str) -> None:
 
 
 def judge_train_step(outputs: Outputs, fixture: Fixture) -> None:
-    """The weights and losses after the student's step against story 1's rule."""
+    """The weights and losses after the student's step against the one-pass rule (``RULES["story1"]``)."""
     _judge_step(outputs, fixture, "story1")
 
 
@@ -315,7 +318,7 @@ def judge_toy_step(outputs: Outputs, fixture: Fixture) -> None:
 
 # ----------------------------------------------------------------- the checks
 def check_train_step(make_train_step: Callable, seed: int = 0) -> None:
-    """Story 1's training step (notebook 02): ``make_train_step(generator, discriminator, g_optimizer,
+    """The DCGAN training step (notebook 02): ``make_train_step(generator, discriminator, g_optimizer,
     d_optimizer)`` returning a ``@tf.function`` ``train_step(real_images, noise)``, checked against the rule
     in ``RULES["story1"]`` on tiny convolutional networks with BatchNorm (weights and data stored for ``seed``)."""
     fixture = fixtures.load("train_step", seed)

@@ -13,12 +13,12 @@ batched ``tf.data.Dataset`` of float32 images in [-1, 1].
 Modules: ``catalog`` (names, shapes, class names, errors), ``lookup`` (where each dataset is
 found; patch ``lookup.REPO_DATA_DIR`` / ``lookup.SYSTEM_DATA_DIRS`` to move the look-up),
 ``readers`` (npz, IDX, CIFAR, digits), ``folders`` (image folders), ``transforms`` (subsets,
-channels, resizing), ``arrays`` (``load_arrays``), ``pipeline`` (``tf.data``).
+channels, resizing), ``arrays`` (``load_arrays``), ``pipeline`` (``tf.data``). The public names live in
+``gan_kit.data``; the pixel conversions ``to_unit_range`` / ``to_uint8`` live in ``gan_kit.images``.
 """
 
 from __future__ import annotations
 
-from ..images import to_uint8, to_unit_range
 from . import lookup as lookup
 from .arrays import load_arrays
 from .catalog import _CLASS_NAMES as _CLASS_NAMES
@@ -43,6 +43,4 @@ __all__ = [
     "locate",
     "native_shape",
     "to_dataset",
-    "to_uint8",
-    "to_unit_range",
 ]

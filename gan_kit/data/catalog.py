@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-DATASETS: tuple[str, ...] = ("fashion_mnist", "mnist", "cifar10", "cifar100", "digits", "image_folder")
+from ..config import DATASET_NAMES as DATASETS  # the names' one home is the config, which checks them first
+
 SPLITS: tuple[str, ...] = ("train", "test")
 DEFAULT_IMAGE_FOLDER_SIZE = 32
 

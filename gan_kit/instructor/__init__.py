@@ -39,8 +39,4 @@ ExecutePreprocessor, a wrapper of it), going on past errors, and nbconvert rende
 
 from __future__ import annotations
 
-from .grading import grade
-from .handouts import HandoutError, build_handouts, hidden_tests, make_handout
-from .release import build_release
-
-__all__ = ["HandoutError", "build_handouts", "build_release", "grade", "hidden_tests", "make_handout"]
+__all__: list[str] = []  # each tool is imported from its module (gan_kit.instructor.grading.grade, ...)

@@ -4,7 +4,7 @@ Everything is measured in the same process, interleaved repetition by repetition
 ratios against references taken in the same repetition, so drifts in machine load hit every
 number alike:
 
-- **story 1's loop**, the main reference: ``gan_kit.steps.story1_train_step`` (the TF DCGAN
+- **the tutorial loop** (``STORY1``), the main reference: ``gan_kit.steps.story1_train_step`` (the TF DCGAN
   tutorial's rule: G makes one batch under two tapes, both updates from one forward pass) called
   in a Python loop on the same models and batch, float32;
 - **the keras.io loop**: the alternating D-then-G update with fresh noise for each (the keras.io
@@ -12,7 +12,7 @@ number alike:
 - **a dense matmul in each variant's own precision** (float32, bfloat16 for ``mixed_bfloat16``,
   float16 for ``mixed_float16``): the machine's reachable GFLOP/s, the denominator of utilisation.
 
-Batches are real images (CIFAR-10 for the story-1 model, Fashion-MNIST for the 28x28 one, found
+Batches are real images (CIFAR-10 for the 32x32 model, Fashion-MNIST for the 28x28 one, found
 offline like ``gan_kit.data.load``), synthetic only when the dataset is not on this machine.
 Steps are timed in steady state: from the end of a first step to the end of the last, so one-off
 costs (tracing, ``fit()``'s start-up and tear-down) are left out of the rates and reported on
@@ -37,7 +37,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .. import runs
+from .. import fileio
 from ..config import Config, for_profile
 from ..devices import apply_runtime, choose_runtime, describe
 from ..gan import build_gan
@@ -45,7 +45,7 @@ from ..losses import bce_discriminator_loss, bce_generator_loss
 from ..models import build_discriminator, build_generator
 from ..steps import story1_train_step
 
-# The two models of the issue: story 1's CIFAR-10 DCGAN and a 28x28 grayscale DCGAN.
+# The two benchmarked models: the kit's default CIFAR-10 DCGAN (32x32) and a 28x28 grayscale DCGAN.
 MODELS: dict[str, dict[str, Any]] = {
     "story1_dcgan_32": {"dataset": "cifar10", "image_size": 32, "channels": 3, "g_width": 64, "d_width": 64},
     "dcgan_28": {"dataset": "fashion_mnist", "image_size": 28, "channels": 1, "g_width": 64, "d_width": 64},
@@ -135,7 +135,7 @@ def plain_step(generator: keras.Model, discriminator: keras.Model, latent_dim: i
 
 
 def story1_step(generator: keras.Model, discriminator: keras.Model, latent_dim: int) -> Callable:
-    """Story 1's own step (``gan_kit.steps.story1_train_step``, Adam 1e-4 / 0.5 as in the assignment), fed
+    """The tutorial's one-pass step (``gan_kit.steps.story1_train_step``, Adam 1e-4 / 0.5 as the kit's defaults), fed
     fresh standard normal noise each call: ``step(real) -> (d_loss, g_loss)``."""
     step = story1_train_step(generator, discriminator, keras.optimizers.Adam(1e-4, beta_1=0.5),
                              keras.optimizers.Adam(1e-4, beta_1=0.5))
@@ -218,16 +218,40 @@ STORY1, KERAS_IO = "story 1 loop", "keras.io loop"
 DEFAULT_VARIANT = "kit (default fast path)"
 
 
+def _bench_row(label: str, per_step: list[float], times: dict[str, list[float]], kits: dict[str, tuple],
+               overheads: dict[str, list[float]], matmuls: dict[str, list[float]], generator: keras.Model,
+               discriminator: keras.Model, batch: int) -> dict[str, Any]:
+    """One timed loop's row: images/s, its ratios to the plain loops, GFLOP/s and share of the matmul."""
+    rule = kits[label][3] if label in kits else ("story1" if label == STORY1 else "alternating")
+    precision = kits[label][1]["mixed_precision"] if label in kits else "float32"
+    dtype = PRECISION_DTYPES.get(precision, "float32")
+    flops = step_flops(generator, discriminator, batch, rule=rule)
+    gflops = [flops / t / 1e9 for t in per_step]
+    return {
+        "images_per_s": _summary([batch / t for t in per_step]),
+        "ratio_vs_story1": _summary([p / t for p, t in zip(times[STORY1], per_step)]),
+        "ratio_vs_keras_io": _summary([p / t for p, t in zip(times[KERAS_IO], per_step)]),
+        "ratio_vs_plain": _summary([p / t for p, t in zip(times[STORY1], per_step)]),  # older name
+        "step_gflop": flops / 1e9,
+        "rule": rule,
+        "gflops": statistics.median(gflops),
+        "precision": dtype,
+        "fraction_of_matmul": _summary([g / m for g, m in zip(gflops, matmuls[dtype])]),
+        "fit_overhead_s": _summary(overheads[label]) if label in kits else None,
+        "runtime": kits[label][1] if label in kits else None,
+    }
+
+
 def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, matmul: float | None = None,
                 variants: dict[str, dict[str, Any]] | None = None, matmul_size: int = 2048,
                 profile_steps: int = 0) -> dict[str, Any]:
     """Images/s of the kit's training (each variant) and of the two plain loops, repetition by repetition.
 
-    Each repetition times story 1's loop, the keras.io loop, every kit variant and a matmul in each precision
-    used, one after the other; every ratio (x story 1, x keras.io, share of the same-precision matmul) is taken
-    within one repetition, then summarised as median [min-max]. ``steps`` is rounded up to a multiple of each
+    Each repetition times the tutorial loop, the keras.io loop, every kit variant and a matmul in each precision
+    used, one after the other; every ratio (x the tutorial loop, x keras.io, share of the same-precision matmul) is
+    taken within one repetition, then summarised as median [min-max]. ``steps`` is rounded up to a multiple of each
     variant's ``steps_per_execution``. ``matmul`` is ignored (kept for callers of the older signature).
-    With ``profile_steps``, the first variant and story 1's loop are then traced for that many steps
+    With ``profile_steps``, the first variant and the tutorial loop are then traced for that many steps
     (``profile``: ``op_time_shares`` of each).
     """
     base = for_profile("full", batch_size=batch, max_examples=None, steps_per_epoch=steps, **MODELS[name])
@@ -266,26 +290,8 @@ def bench_model(name: str, batch: int = 128, steps: int = 5, repeats: int = 5, m
             overheads[label].append(rest)
         for dtype in dtypes:
             matmuls[dtype].append(matmul_gflops(matmul_size, dtype=dtype, tries=2))
-    rows = {}
-    for label, per_step in times.items():
-        rule = kits[label][3] if label in kits else ("story1" if label == STORY1 else "alternating")
-        precision = kits[label][1]["mixed_precision"] if label in kits else "float32"
-        dtype = PRECISION_DTYPES.get(precision, "float32")
-        flops = step_flops(generator, discriminator, batch, rule=rule)
-        gflops = [flops / t / 1e9 for t in per_step]
-        rows[label] = {
-            "images_per_s": _summary([batch / t for t in per_step]),
-            "ratio_vs_story1": _summary([p / t for p, t in zip(times[STORY1], per_step)]),
-            "ratio_vs_keras_io": _summary([p / t for p, t in zip(times[KERAS_IO], per_step)]),
-            "ratio_vs_plain": _summary([p / t for p, t in zip(times[STORY1], per_step)]),  # older name
-            "step_gflop": flops / 1e9,
-            "rule": rule,
-            "gflops": statistics.median(gflops),
-            "precision": dtype,
-            "fraction_of_matmul": _summary([g / m for g, m in zip(gflops, matmuls[dtype])]),
-            "fit_overhead_s": _summary(overheads[label]) if label in kits else None,
-            "runtime": kits[label][1] if label in kits else None,
-        }
+    rows = {label: _bench_row(label, per_step, times, kits, overheads, matmuls, generator, discriminator, batch)
+            for label, per_step in times.items()}
     result = {"model": name, "batch": batch, "steps": steps, "repeats": repeats, "data": source,
               "matmul_gflops": {dtype: _summary(values) for dtype, values in matmuls.items()}, "rows": rows}
     if profile_steps:
@@ -351,7 +357,7 @@ def op_time_shares(logdir: str | Path) -> dict[str, Any]:
 def profile_step(name: str = "story1_dcgan_32", batch: int = 128, steps: int = 3,
                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Trace ``steps`` steady-state steps of the kit's ``fit()`` (default fast path, or ``overrides``) and of
-    story 1's loop with ``tf.profiler``; the op-time shares of each (``op_time_shares``)."""
+    the tutorial loop with ``tf.profiler``; the op-time shares of each (``op_time_shares``)."""
     base = for_profile("full", batch_size=batch, max_examples=None, steps_per_epoch=steps, **MODELS[name])
     cfg = base.replace(**(overrides or {}))
     images, _ = real_batches(base, batch)
@@ -450,7 +456,7 @@ def run_bench(models: tuple[str, ...] = tuple(MODELS), batch: int = 128, steps: 
     result["sampling"] = bench_sampling(models[0], batch=2 * batch, matmul=matmul_gflops(matmul_size))
     result["features"] = bench_features() if features else None
     result["profile"] = result["models"][0].pop("profile", None) if profile else None
-    runs.write_json(Path(out_dir) / "bench.json", result)
+    fileio.write_json(Path(out_dir) / "bench.json", result)
     print(format_table(result))
     return result
 

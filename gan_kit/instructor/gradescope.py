@@ -104,7 +104,7 @@ def graded_notebook(repo: str | Path, assignment: int | None) -> str:
         course_tests(repo / "notebooks", [notebook])
     except ValueError:
         raise ReleaseError(f"{notebook} has no hidden-test cell: Gradescope would have nothing to grade. Mark its "
-                           "tests (README, assignment mode) or release it without --gradescope.") from None
+                           "tests (docs/instructors.md, assignment mode) or release it without --gradescope.") from None
     return notebook
 
 

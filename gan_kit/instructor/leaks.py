@@ -18,7 +18,7 @@ Two kinds of text are not secrets, though they stand in a secret place:
 
 Files other than notebooks get one more exemption (:func:`scan`'s ``exempt``): the lines of the kit's package
 (``gan_kit/``), which the student release ships on purpose. The kit implements what some exercises ask for
-(``gan_kit/steps.py``'s story-1 training step shares lines with notebook 02's solutions, and so do the
+(``gan_kit/steps.py``'s one-pass DCGAN training step shares lines with notebook 02's solutions, and so do the
 reference networks of ``gan_kit/checks/networks.py``), so those lines are in students' hands whatever the
 handouts do; the checks switch the kit's functions off while they run, so calling them earns nothing.
 """

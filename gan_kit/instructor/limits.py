@@ -326,4 +326,4 @@ def job_limits(limits: Limits, parents: dict[str, Path] | None, name: str,
 
 
 __all__ = ["LIMITS", "CgroupJob", "JobLimits", "Limits", "RlimitJob", "cgroup_parents", "default_memory",
-           "default_processes", "describe", "format_size", "job_limits", "parse_size"]
+           "default_processes", "format_size", "job_limits", "parse_size"]

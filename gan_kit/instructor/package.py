@@ -167,5 +167,5 @@ def uses(source: str, function: str) -> bool:
     return bool(re.search(rf"\.{name}\b", source) or re.search(imported, source, re.MULTILINE))
 
 
-__all__ = ["BEGIN", "END", "INSTRUCTOR", "Block", "PackageMarkerError", "file_blocks", "package_blocks",
-           "strip_source", "stub_message", "student_package", "unmarked_source", "uses"]
+__all__ = ["INSTRUCTOR", "Block", "PackageMarkerError", "file_blocks", "package_blocks", "strip_source", "stub_message",
+           "student_package", "unmarked_source", "uses"]

@@ -30,8 +30,7 @@ REFERENCE = "defaults"  # the quick profile with no recipe
 SNAPSHOT_DIR = "budgets"  # <out>/quality_runs/budgets/<dataset>-<recipe>/generator_<s>s.keras
 METRIC_KEYS = ("fid", "kid", "precision", "recall", "classes_covered", "num_classes")
 
-__all__ = ["BUDGETS", "DATASETS", "REFERENCE", "WallClockBudgets", "format_quality", "quality_config",
-           "run_quality"]
+__all__ = ["BUDGETS", "REFERENCE", "WallClockBudgets", "format_quality", "quality_config", "run_quality"]
 
 
 class WallClockBudgets(keras.callbacks.Callback):
@@ -59,7 +58,7 @@ class WallClockBudgets(keras.callbacks.Callback):
         self._start = time.perf_counter()
 
     def _save(self, budget: int) -> None:
-        sampler = getattr(self.model, "sampler", None) or self.model.generator
+        sampler = self.model.sampler
         runs.save_keras(self.folder, {f"generator_{budget}s.keras": sampler})
         self.reached[budget] = self._steps
 
@@ -96,7 +95,7 @@ def run_quality(recipes: Sequence[str] | None = None, datasets: Sequence[str] = 
 
     Args:
         recipes: recipe names (default: every recipe but ``assignment``, whose 50-epoch batch-256 run is
-            story 1's, plus the reference).
+            the full DCGAN assignment, plus the reference).
         datasets: datasets to train on.
         budgets: wall-clock budgets in seconds.
         samples: generated (and real) images per score.
@@ -143,7 +142,7 @@ def run_quality(recipes: Sequence[str] | None = None, datasets: Sequence[str] = 
 
 
 def format_quality(result: dict[str, Any]) -> str:
-    """A Markdown table of ``run_quality``'s results (as in the README)."""
+    """A Markdown table of ``run_quality``'s results (as in docs/development.md)."""
     lines = ["| dataset | recipe | budget | steps | FID | FID / defaults | KID | precision | recall | classes |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in result["results"]:

@@ -22,6 +22,7 @@ from ..checks import fixtures
 from .equal_steps_reference import equal_steps_cases
 from .kid_reference import kid_cases
 from .prepare_image_reference import prepare_image_cases
+from .projection_reference import projection_cases
 
 __all__ = ["build_fixture", "write_fixtures"]
 
@@ -398,8 +399,8 @@ def _alternating(g: Any, d: Any, real: Any, noise: Any, k: Mapping[str, Any]) ->
 
 
 def _one_pass(g: Any, d: Any, real: Any, noise: Any, k: Mapping[str, Any]) -> dict[str, float]:
-    """Both losses from one forward pass; each network follows the gradient ``k["targets"]`` gives it (story 1's
-    rule: its own loss's), with SGD."""
+    """Both losses from one forward pass; each network follows the gradient ``k["targets"]`` gives it (the
+    one-pass rule: its own loss's), with SGD."""
     import tensorflow as tf
 
     g_rate, d_rate = _rates(k)
@@ -473,7 +474,7 @@ def _equal(a: list, b: list) -> bool:
 
 
 def _train_step(seed: int) -> list[Case]:
-    """Story 1's rule on the tiny image networks."""
+    """The one-pass rule (the TF DCGAN tutorial's) on the tiny image networks."""
     return _step("train_step", _image_data, seed)
 
 
@@ -486,7 +487,7 @@ _BUILDERS: dict[str, Callable[[Any], list[Case]]] = {
     "gan_losses": _gan_losses, "gradient_penalty": _gradient_penalty, "reparameterize": _reparameterize,
     "kl": _kl, "fid": _fid, "kid": kid_cases, "conditional_input": _conditional_input, "train_step": _train_step,
     "toy_step": _toy_step, "equal_steps": equal_steps_cases,
-    "prepare_image": prepare_image_cases,
+    "prepare_image": prepare_image_cases, "projection": projection_cases,
 }
 _SEEDLESS = frozenset({"reparameterize", "kl"})
 _SEED_OPTIONAL = frozenset({"gan_losses"})

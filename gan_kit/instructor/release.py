@@ -220,7 +220,7 @@ def release_secrets(notebooks: list[Path], package: Path, assignment: int | None
 
 CHECK_NOTEBOOKS = {"toy_step": 1, "fid": 1, "gan_losses": 2, "train_step": 2, "gradient_penalty": 3,
                    "equal_steps": 4, "reparameterize": 5, "kl": 5, "kid": 6,
-                   "prepare_image": 7, "conditional_input": 8}  # each check's first notebook
+                   "prepare_image": 7, "conditional_input": 8, "projection": 8}  # each check's first notebook
 
 
 def write_check_fixtures(package: Path, upto: int | None) -> list[Path]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import equal_steps, formulas, kid, networks, preparation, steps
+from ..checks import equal_steps, formulas, kid, networks, preparation, projection, steps
 from ..checks.fixtures import file_name
 from ..checks.recording import record_key
 
@@ -30,7 +30,7 @@ CHECKS: dict[str, tuple[str, str | None, Any]] = {
     "check_reparameterize": ("reparameterize", None, None), "check_kl": ("kl", None, None),
     "check_fid": ("fid", "seed", 0), "check_conditional_input": ("conditional_input", "num_classes", 10),
     "check_kid": ("kid", "seed", 0), "check_compare_at_equal_steps": ("equal_steps", "seed", 0),
-    "check_prepare_image": ("prepare_image", "seed", 0),
+    "check_prepare_image": ("prepare_image", "seed", 0), "check_projection_logit": ("projection", "seed", 0),
     "check_train_step": ("train_step", "seed", 0), "check_toy_step": ("toy_step", "seed", 0),
     "check_generator": ("generator", "small", (8, 4)), "check_discriminator": ("discriminator", "small", (4, 0.25)),
 }
@@ -147,7 +147,8 @@ def judge(call: HiddenCall, record_dir: Path) -> tuple[str, str]:
             _judge_network(call, outputs)
         else:
             module = {"train_step": steps, "toy_step": steps, "kid": kid,
-                      "equal_steps": equal_steps, "prepare_image": preparation}.get(call.name, formulas)
+                      "equal_steps": equal_steps, "prepare_image": preparation,
+                      "projection": projection}.get(call.name, formulas)
             getattr(module, f"judge_{call.name}")(outputs, full_fixture(call))
     except CheckFailed as exc:
         return "fail", str(exc)

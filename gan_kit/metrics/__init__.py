@@ -36,8 +36,10 @@ The cache root is ``$GAN_KIT_CACHE_DIR``, else ``<repo>/outputs/cache`` (``gan_k
 An extractor's ``id`` contains a hash of its weights file, so retraining the classifier or
 replacing the Inception weights invalidates the cached reference statistics automatically.
 
-Every public name is importable from ``gan_kit.metrics`` and loaded on first use: importing
-the package imports neither TensorFlow nor any of its submodules.
+The public names live in ``gan_kit.metrics``: ``gan_kit.metrics.<name>`` is their one documented path (a
+submodule's own ``__all__`` lists only what it alone adds). Each is loaded on first use: importing the package
+imports neither TensorFlow nor any of its submodules. The run-folder names (``METRICS_FILE``,
+``PER_CLASS_FILE``, ``read_per_class``) live in ``gan_kit.runs``.
 """
 
 from __future__ import annotations
@@ -60,15 +62,15 @@ _LAZY = {
         "classifier",
     ),
     **dict.fromkeys(
-        ("EXTRACTORS", "INCEPTION_WEIGHTS_FILE", "INCEPTION_WEIGHTS_MD5", "INCEPTION_WEIGHTS_URL",
+        ("INCEPTION_WEIGHTS_FILE", "INCEPTION_WEIGHTS_MD5", "INCEPTION_WEIGHTS_URL",
          "ClassifierExtractor", "FeatureExtractor", "InceptionExtractor", "config_extractor", "get_extractor"),
         "extractors",
     ),
     **dict.fromkeys(("ReferenceStats", "check_extractor", "config_reference", "reference_statistics"), "reference"),
-    **dict.fromkeys(("METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images"), "evaluation"),
+    **dict.fromkeys(("evaluate", "evaluate_features", "evaluate_images"), "evaluation"),
     **dict.fromkeys(
-        ("PER_CLASS_FILE", "evaluate_per_class", "generator_classes", "is_conditional_generator", "per_class_metrics",
-         "per_class_table", "read_per_class", "summarize_per_class", "write_per_class"),
+        ("evaluate_per_class", "generator_classes", "is_conditional_generator", "per_class_metrics",
+         "per_class_table", "summarize_per_class", "write_per_class"),
         "per_class",
     ),
 }

@@ -1,6 +1,8 @@
 """Images in batches: arrays, iterables of batches and generators as float32 batches in [-1, 1].
 
 Only one batch is converted at a time, so 50,000 images never sit in memory at once.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from ..images import as_images
 
-__all__ = ["generated_batches"]
+__all__: list[str] = []
 
 
 def _as_batch(batch: Any) -> np.ndarray:

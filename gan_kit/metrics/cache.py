@@ -4,6 +4,8 @@ The cache root is ``$GAN_KIT_CACHE_DIR``, else ``<repo>/outputs/cache``. Cached 
 and reference statistics are keyed on short hashes of their settings (``_short_hash``),
 of weights files (``_file_sha256``) and on the image shape the kit uses for a dataset
 (``_image_shape``).
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CACHE_ENV", "cache_root"]
+__all__: list[str] = []
 
 CACHE_ENV = "GAN_KIT_CACHE_DIR"
 _REPO = Path(__file__).resolve().parents[2]

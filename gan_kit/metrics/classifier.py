@@ -45,6 +45,9 @@ Bump ``FEATURES_VERSION`` whenever the meaning of the features changes: it is pa
 cache folder, of the spec hash and of the extractor id (``classifier-v2-<dataset>-<spec
 hash>-<weights hash>``), so cached reference statistics and ``metrics.json`` files made with
 another design are never mixed with new ones.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` lists only
+what it alone adds (``FEATURES_VERSION``, ``feature_model``).
 """
 
 from __future__ import annotations
@@ -61,18 +64,12 @@ from typing import Any
 import numpy as np
 
 from ..fileio import atomic_write_text, exclusive_lock
+from ..images import to_unit_range
 from .cache import _file_sha256, _image_shape, _short_hash, cache_root
 
 __all__ = [
-    "CLASSIFIER_DATASETS",
     "FEATURES_VERSION",
-    "ClassifierSpec",
-    "ExtractorUnavailableError",
-    "build_classifier",
-    "cached_classifier",
-    "classifier_spec",
     "feature_model",
-    "train_classifier",
 ]
 
 # Datasets with labelled train and test splits, the ones a classifier can be trained and scored on.
@@ -318,27 +315,10 @@ def train_classifier(
     keras.utils.set_random_seed(spec.seed)
     start = time.perf_counter()
     model = build_classifier(shape, num_classes, spec)
-    batch_size = min(spec.batch_size, len(x_train))
-    steps = max(1, spec.epochs * (len(x_train) // batch_size))
-    warmup = max(1, steps // 5)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        spec.learning_rate * 0.1, max(1, steps - warmup), warmup_target=spec.learning_rate, warmup_steps=warmup
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=spec.label_smoothing),
-        metrics=["accuracy"],
-    )
-    one_hot = np.eye(num_classes, dtype=np.float32)[y_train]
-    train = tf.data.Dataset.from_tensor_slices((data.to_unit_range(x_train), one_hot))
-    train = train.shuffle(len(x_train), seed=spec.seed, reshuffle_each_iteration=True)
-    if spec.augment:
-        train = train.map(_augment_fn(spec, shape), num_parallel_calls=tf.data.AUTOTUNE)
-    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
-    model.fit(train, epochs=spec.epochs, verbose=verbose)
+    _fit_classifier(model, x_train, y_train, num_classes, spec, verbose)
     train_seconds = time.perf_counter() - start
     model_features = feature_model(model, spec)
-    logits = model.predict(data.to_unit_range(x_test), batch_size=500, verbose=0)
+    logits = model.predict(to_unit_range(x_test), batch_size=500, verbose=0)
     accuracy = float((logits.argmax(axis=1) == y_test).mean())
     info = {
         "dataset": dataset,
@@ -359,6 +339,33 @@ def train_classifier(
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     return model, info
+
+
+def _fit_classifier(model: Any, x_train: np.ndarray, y_train: np.ndarray, num_classes: int, spec: ClassifierSpec,
+                    verbose: int) -> None:
+    """Compile (AdamW, cosine schedule with warm-up, label smoothing) and fit the classifier on uint8 images."""
+    import keras
+    import tensorflow as tf
+
+    shape = tuple(int(v) for v in x_train.shape[1:])
+    batch_size = min(spec.batch_size, len(x_train))
+    steps = max(1, spec.epochs * (len(x_train) // batch_size))
+    warmup = max(1, steps // 5)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        spec.learning_rate * 0.1, max(1, steps - warmup), warmup_target=spec.learning_rate, warmup_steps=warmup
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=5e-4),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=spec.label_smoothing),
+        metrics=["accuracy"],
+    )
+    one_hot = np.eye(num_classes, dtype=np.float32)[y_train]
+    train = tf.data.Dataset.from_tensor_slices((to_unit_range(x_train), one_hot))
+    train = train.shuffle(len(x_train), seed=spec.seed, reshuffle_each_iteration=True)
+    if spec.augment:
+        train = train.map(_augment_fn(spec, shape), num_parallel_calls=tf.data.AUTOTUNE)
+    train = train.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    model.fit(train, epochs=spec.epochs, verbose=verbose)
 
 
 def _classifier_folder(dataset: str, spec: ClassifierSpec, shape: tuple[int, int, int], root: Path) -> Path:

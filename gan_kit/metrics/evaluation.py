@@ -4,6 +4,8 @@
 image sets under one extractor), ``evaluate(run_folder)`` (a run's saved generator against
 its dataset; writes ``metrics.json``) and ``metrics_callback(config)`` (FID/KID every N
 epochs into ``history.csv``).
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .maths import (
 )
 from .reference import ReferenceStats, check_extractor, config_reference
 
-__all__ = ["METRICS_FILE", "evaluate", "evaluate_features", "evaluate_images"]
+__all__: list[str] = []
 
 
 def evaluate_features(

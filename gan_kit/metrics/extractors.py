@@ -13,6 +13,8 @@ and ``probabilities`` (for IS and mode coverage) come out.
 * ``inception`` (``InceptionExtractor``): Keras' InceptionV3 with ImageNet weights, looked up
   in Keras' cache or downloaded; offline, a missing weights file raises
   ``ExtractorUnavailableError`` saying where to put it.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import EXTRACTORS
 from .batches import _iter_batches
 from .cache import _file_sha256
 from .classifier import (
@@ -34,17 +37,8 @@ from .classifier import (
     feature_model,
 )
 
-__all__ = [
-    "EXTRACTORS",
-    "INCEPTION_WEIGHTS_FILE",
-    "ClassifierExtractor",
-    "ExtractorUnavailableError",
-    "FeatureExtractor",
-    "InceptionExtractor",
-    "get_extractor",
-]
+__all__: list[str] = []
 
-EXTRACTORS = ("classifier", "inception")
 INCEPTION_WEIGHTS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 INCEPTION_WEIGHTS_URL = (
     "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/" + INCEPTION_WEIGHTS_FILE

@@ -3,6 +3,8 @@
 FID (``frechet_distance``, ``fid_from_features``), KID (``kid_from_features``, ``kid_mmd2``), the Inception
 Score (``inception_score_from_probs``), ``precision_recall``, ``density_coverage`` and
 ``mode_coverage``, each from feature matrices or class probabilities.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -14,17 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = [
-    "density_coverage",
-    "feature_statistics",
-    "fid_from_features",
-    "frechet_distance",
-    "inception_score_from_probs",
-    "kid_from_features",
-    "kid_mmd2",
-    "mode_coverage",
-    "precision_recall",
-]
+__all__: list[str] = []
 
 _EPS = 1e-12
 

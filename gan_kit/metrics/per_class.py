@@ -2,9 +2,11 @@
 
 Layered like the rest of ``gan_kit.metrics``: ``per_class_table`` (float64 maths on
 features), ``per_class_metrics`` (a generator and an extractor) and ``evaluate_per_class``
-(a run folder; writes ``metrics_per_class.json``, read back by ``read_per_class``). They
+(a run folder; writes ``metrics_per_class.json``, read back by ``gan_kit.runs.read_per_class``). They
 work for conditional generators (inputs ``[z, label]``, see ``is_conditional_generator``)
 and unconditional ones alike.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..fileio import write_json
-from ..runs import PER_CLASS_FILE, load_generator, read_config, read_per_class
+from ..runs import PER_CLASS_FILE, load_generator, read_config
 from .extractors import FeatureExtractor, config_extractor
 from .maths import fid_from_features
 from .reference import ReferenceStats, check_extractor, config_reference
@@ -25,17 +27,7 @@ from .reference import ReferenceStats, check_extractor, config_reference
 if TYPE_CHECKING:
     import keras
 
-__all__ = [
-    "PER_CLASS_FILE",
-    "evaluate_per_class",
-    "generator_classes",
-    "is_conditional_generator",
-    "per_class_metrics",
-    "per_class_table",
-    "read_per_class",
-    "summarize_per_class",
-    "write_per_class",
-]
+__all__: list[str] = []
 
 
 def generator_classes(generator: keras.Model) -> int:

@@ -4,6 +4,8 @@ The features, class probabilities, labels, mean and covariance of real images, c
 dataset, split, sample count, image shape and extractor id under
 ``<cache>/reference_stats/``. An extractor's ``id`` contains a hash of its weights file, so
 retraining the classifier or replacing the Inception weights invalidates them automatically.
+
+The public names live in ``gan_kit.metrics`` (import them from there); this module's own ``__all__`` is empty.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from .maths import feature_statistics
 if TYPE_CHECKING:
     from .extractors import FeatureExtractor
 
-__all__ = ["ReferenceStats", "reference_statistics"]
+__all__: list[str] = []
 
 
 @dataclass

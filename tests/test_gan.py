@@ -1,4 +1,4 @@
-"""Issue 3: every stabilization switch is real (changes the model or the step) and pinned by values.
+"""The GAN model (gan_kit.gan): every stabilization switch is real (changes the model or the step) and pinned by values.
 
 The losses themselves (hand values, the gradient penalty, feature matching) are tested in test_losses.py, the
 instance-noise schedule's values in test_callbacks.py, and the 2-D toy GAN in test_toy.py.
@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from gan_kit.callbacks import InstanceNoiseSchedule
 from gan_kit.config import for_profile
+from gan_kit.gan import GAN, build_gan
 from gan_kit.models import build_discriminator, build_generator
-from gan_kit.training import GAN, build_gan
 
 
 def _tiny_gan(**compile_kwargs):
