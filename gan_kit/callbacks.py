@@ -86,7 +86,7 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_time"] = time.perf_counter() - self._start
 
 
-def append_row(table: dict[str, list[float]], epoch: int, logs: dict[str, Any], columns: Sequence[str] = ()
+def _append_row(table: dict[str, list[float]], epoch: int, logs: dict[str, Any], columns: Sequence[str] = ()
                ) -> None:
     """Append one epoch's logs to a column table in place: ``epoch`` first, then ``columns`` (for a new table),
     then any other key in sorted order; a key new at this epoch reads NaN for the earlier ones."""
@@ -120,7 +120,7 @@ class HistoryWriter(keras.callbacks.Callback):
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
-        append_row(self.history, epoch + 1, logs or {}, self.columns)
+        _append_row(self.history, epoch + 1, logs or {}, self.columns)
         runs.write_history(self.run_dir, self.history)
 
 
@@ -444,7 +444,7 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         if _diverged(self.model):
             self._record_divergence()
             return
-        append_row(self._history, epoch + 1, logs or {})
+        _append_row(self._history, epoch + 1, logs or {})
         if self._sampling and (epoch + 1) % self.every == 0:
             try:
                 self._measure(epoch + 1)

@@ -50,7 +50,6 @@ from .vae import VAERun, build_vae, save_artifacts
 from .vae import save_models as save_vae_models
 
 GAN_COLUMNS = tuple(_GAN_HISTORY)
-HISTORY_COLUMNS = list(GAN_COLUMNS)
 
 __all__ = [
     "FAMILIES",
