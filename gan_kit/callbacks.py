@@ -1,5 +1,8 @@
 """Keras callbacks that each do one thing and write only inside the run folder they are given.
 
+A callback that writes takes the run folder as a path or as the run's writer (``gan_kit.runs.RunFolder``),
+and writes every file through that writer; given a path, it makes its own.
+
 Training-health diagnostics, FID/KID during training and fixed-noise grids are here; the
 TensorBoard and W&B loggers are in ``gan_kit.tracking`` (re-exported here).
 """
@@ -10,16 +13,15 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import keras
 import numpy as np
 
 from . import diagnostics, exercises, runs
-from .images import save_image_grid
 from .metrics import maths
 from .metrics.reference import check_extractor
+from .runs import RunFolder
 from .tracking import diverged as _diverged
 
 __all__ = [
@@ -105,23 +107,24 @@ class HistoryWriter(keras.callbacks.Callback):
     """Appends each epoch's logs to ``history.csv`` in the run folder (atomic rewrite).
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``).
         columns: log keys that lead the table, in order; ``epoch`` (1-based) is always
             first, and any other key a callback logs follows in sorted order (missing
             epochs are NaN).
         history: rows already written (when continuing a run).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, columns: list[str] | None = None,
+    def __init__(self, run_dir: str | os.PathLike | RunFolder, columns: list[str] | None = None,
                  history: dict[str, list[float]] | None = None):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.columns = list(columns or [])
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
 
     def on_epoch_end(self, epoch, logs=None):
         _append_row(self.history, epoch + 1, logs or {}, self.columns)
-        runs.write_history(self.run_dir, self.history)
+        self.folder.write_history(self.history)
 
 
 class StepLogger(keras.callbacks.Callback):
@@ -134,14 +137,15 @@ class StepLogger(keras.callbacks.Callback):
     it resumes after.
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``).
         keys: the log keys to record (those missing from the logs are skipped).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, keys: tuple[str, ...] = ("g_loss", "d_loss", "d_real_prob",
-                                                                             "d_fake_prob")):
+    def __init__(self, run_dir: str | os.PathLike | RunFolder,
+                 keys: tuple[str, ...] = ("g_loss", "d_loss", "d_real_prob", "d_fake_prob")):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.keys = tuple(keys)
         self.table: dict[str, list[float]] | None = None
         self._steps_per_epoch = 0
@@ -179,7 +183,7 @@ class StepLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.table is not None:
-            runs.write_history(self.run_dir, self.table, file=runs.STEPS_FILE)
+            self.folder.write_history(self.table, file=runs.STEPS_FILE)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -188,17 +192,18 @@ class SampleGrid(keras.callbacks.Callback):
     The grid before training is saved as epoch 0, and the last epoch is always saved.
 
     Args:
-        run_dir: the run folder (grids go to ``samples/epoch_XXXX.png``).
+        run_dir: the run folder (grids go to ``samples/epoch_XXXX.png``), or its writer (``RunFolder``).
         noise: the fixed latent batch, reused at every save.
         every: cadence in epochs.
         generator: the model to sample (defaults to ``self.model.generator``).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, noise: np.ndarray, every: int = 10, generator=None):
+    def __init__(self, run_dir: str | os.PathLike | RunFolder, noise: np.ndarray, every: int = 10, generator=None):
         super().__init__()
         if every < 1:
             raise ValueError(f"SampleGrid needs every >= 1. Received: every={every}.")
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.noise = np.asarray(noise, np.float32)
         self.every = every
         self._generator = generator
@@ -211,7 +216,7 @@ class SampleGrid(keras.callbacks.Callback):
             images = generator(self.noise, training=False)
         images = keras.ops.convert_to_numpy(images)
         ncols = int(math.ceil(math.sqrt(len(self.noise))))
-        save_image_grid(images, runs.sample_path(self.run_dir, epoch), ncols)
+        self.folder.save_samples(images, epoch, ncols)
 
     def on_train_begin(self, logs=None):
         self._last_epoch = self.params.get("epochs", 0)
@@ -260,26 +265,33 @@ class InstanceNoiseSchedule(keras.callbacks.Callback):
 
 
 class ModelCheckpoints(keras.callbacks.Callback):
-    """Saves the generator and discriminator as ``.keras`` files every ``every`` epochs (atomic)."""
+    """Saves the generator and discriminator as ``.keras`` files every ``every`` epochs (atomic).
 
-    def __init__(self, run_dir: str | os.PathLike, every: int = 10):
+    Args:
+        run_dir: the run folder, or its writer (``RunFolder``).
+        every: cadence in epochs.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike | RunFolder, every: int = 10):
         super().__init__()
         if every < 1:
             raise ValueError(f"ModelCheckpoints needs every >= 1. Received: every={every}.")
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.every = every
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every == 0 and not _diverged(self.model):
-            save_models(self.model, self.run_dir)
+            save_models(self.model, self.folder)
 
 
-def save_models(gan, run_dir: str | os.PathLike) -> None:
-    """Write ``generator.keras`` and ``discriminator.keras`` through temp files and renames."""
+def save_models(gan, run_dir: str | os.PathLike | RunFolder) -> None:
+    """Write ``generator.keras`` and ``discriminator.keras`` (and ``generator_ema.keras`` when the GAN keeps an
+    EMA of G) into the run folder (a path or its ``RunFolder``) through temp files and renames."""
     models = {runs.GENERATOR_FILE: gan.generator, runs.DISCRIMINATOR_FILE: gan.discriminator}
     if getattr(gan, "ema_generator", None) is not None:
         models[runs.EMA_GENERATOR_FILE] = gan.ema_generator
-    runs.save_keras(run_dir, models)
+    RunFolder.of(run_dir).save_models(models)
 
 
 
@@ -358,7 +370,7 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         >>> gan.fit(data, epochs=20, callbacks=[DivergenceGuard(), DiagnosticsCallback(run_dir, real=data)])
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``).
         real: real images in [-1, 1] (an array, or a ``tf.data.Dataset`` of batches or
             ``(images, labels)`` pairs), of which the first ``samples`` are the reference;
             None turns the diversity comparison off.
@@ -370,13 +382,14 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         verbose: print findings when they first fire.
     """
 
-    def __init__(self, run_dir: str | os.PathLike, real=None, samples: int = 64, every: int = 1, seed: int = 0,
-                 extractor=None, verbose: bool = True):
+    def __init__(self, run_dir: str | os.PathLike | RunFolder, real=None, samples: int = 64, every: int = 1,
+                 seed: int = 0, extractor=None, verbose: bool = True):
         super().__init__()
         if samples < 2 or every < 1:
             raise ValueError(f"DiagnosticsCallback needs samples >= 2 and every >= 1. Received: samples={samples}, "
                              f"every={every}.")
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.real = real
         self.samples = int(samples)
         self.every = int(every)
@@ -477,7 +490,7 @@ class DiagnosticsCallback(keras.callbacks.Callback):
         self._write(len(self._history.get("epoch", [])))
 
     def _write(self, epoch: int) -> None:
-        diagnostics.write(self.run_dir, self.findings, self.series, active=sorted(self._active), epoch=epoch)
+        diagnostics.write(self.folder, self.findings, self.series, active=sorted(self._active), epoch=epoch)
 
     def on_train_end(self, logs=None):
         if _diverged(self.model):

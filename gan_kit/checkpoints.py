@@ -8,6 +8,7 @@ Layout inside the run folder::
 
 The weights file is written first under a new name and ``state.json`` is switched to it
 atomically afterwards, so a kill at any moment leaves a complete, consistent previous state.
+Every file is written through the run folder's writer (``gan_kit.runs.RunFolder``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from . import fileio, runs
 from .config import Config
-from .runs import NOISE_FILE, STATE_FILE
+from .runs import CHECKPOINT_DIR, NOISE_FILE, STATE_FILE, RunFolder
 
 KEEP = 2  # weight files kept: the current one and the one before
 
@@ -36,6 +37,11 @@ class ResumeError(ValueError):
 
 def _dir(run_dir: str | os.PathLike) -> Path:
     return runs.checkpoint_path(run_dir)
+
+
+def _name(file: str) -> str:
+    """The name of ``file`` inside the checkpoint folder, relative to the run folder."""
+    return f"{CHECKPOINT_DIR}/{file}"
 
 
 def fixed_noise(config: Config) -> np.ndarray:
@@ -85,19 +91,16 @@ def read_state(run_dir: str | os.PathLike) -> dict[str, Any] | None:
     return state
 
 
-def save(gan, run_dir: str | os.PathLike, epoch: int) -> Path:
-    """Write the state after ``epoch`` completed epochs."""
-    folder = _dir(run_dir)
-    folder.mkdir(exist_ok=True)
+def save(gan, run_dir: str | os.PathLike | RunFolder, epoch: int) -> Path:
+    """Write the state after ``epoch`` completed epochs into the run folder (a path or its ``RunFolder``)."""
+    writer = RunFolder.of(run_dir)
     name = f"epoch_{epoch:04d}.weights.h5"
-    tmp = folder / f".{name}.tmp.weights.h5"
-    gan.save_weights(tmp)
-    os.replace(tmp, folder / name)
+    path = writer.save_weights(gan, _name(name))
     seeds = [np.asarray(keras.ops.convert_to_numpy(v)).tolist() for v in _seed_states(gan)]
-    fileio.write_json(folder / STATE_FILE, {"epoch": int(epoch), "weights": name, "seeds": seeds})
-    for old in sorted(folder.glob("epoch_*.weights.h5"))[:-KEEP]:
-        old.unlink(missing_ok=True)
-    return folder / name
+    writer.write_json(_name(STATE_FILE), {"epoch": int(epoch), "weights": name, "seeds": seeds})
+    for old in sorted(path.parent.glob("epoch_*.weights.h5"))[:-KEEP]:
+        writer.remove(_name(old.name))
+    return path
 
 
 def restore(gan, run_dir: str | os.PathLike, state: dict[str, Any]) -> None:
@@ -116,26 +119,33 @@ def restore(gan, run_dir: str | os.PathLike, state: dict[str, Any]) -> None:
         variable.assign(np.asarray(value, dtype=variable.dtype))
 
 
-def fixed_noise_for(run_dir: str | os.PathLike, config: Config) -> np.ndarray:
-    """The run's fixed latent batch: read from its checkpoint folder, or made from the config and stored there."""
-    path = _dir(run_dir) / NOISE_FILE
+def fixed_noise_for(run_dir: str | os.PathLike | RunFolder, config: Config) -> np.ndarray:
+    """The run's fixed latent batch: read from its checkpoint folder, or made from the config and stored there
+    (``run_dir`` is a path or the run's ``RunFolder``)."""
+    writer = RunFolder.of(run_dir)
+    path = _dir(writer.path) / NOISE_FILE
     if path.exists():
         return np.load(path, allow_pickle=False)
     noise = fixed_noise(config)
     buffer = io.BytesIO()
     np.save(buffer, noise, allow_pickle=False)
-    fileio.atomic_write_bytes(path, buffer.getvalue())
+    writer.write_bytes(_name(NOISE_FILE), buffer.getvalue())
     return noise
 
 
 class TrainingState(keras.callbacks.Callback):
-    """Saves the complete training state at the end of every epoch (skipped once training diverged)."""
+    """Saves the complete training state at the end of every epoch (skipped once training diverged).
 
-    def __init__(self, run_dir: str | os.PathLike):
+    Args:
+        run_dir: the run folder, or its writer (``RunFolder``).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike | RunFolder):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
 
     def on_epoch_end(self, epoch, logs=None):
         if getattr(self.model, "diverged", None) is None:
-            save(self.model, self.run_dir, epoch + 1)
+            save(self.model, self.folder, epoch + 1)
 

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import fileio
-from .runs import DIAGNOSTICS_FILE
+from .runs import DIAGNOSTICS_FILE, RunFolder
 
 CODES = ("divergence", "loss_jump", "d_overpowering", "mode_collapse", "stagnation", "oscillation")
 """Every finding code, in the order reports list them."""
@@ -473,10 +473,11 @@ def read(run_dir: str | os.PathLike) -> dict[str, Any]:
     return fileio.read_json(path) if path.exists() else {}
 
 
-def write(run_dir: str | os.PathLike, findings: Sequence[Finding], series: Mapping[str, Any] | None = None,
-          **extra: Any) -> Path:
-    """Atomically write ``diagnostics.json``: the findings in order, the sample measurements, the thresholds."""
-    return fileio.write_json(Path(run_dir) / DIAGNOSTICS_FILE, {
+def write(run_dir: str | os.PathLike | RunFolder, findings: Sequence[Finding],
+          series: Mapping[str, Any] | None = None, **extra: Any) -> Path:
+    """Atomically write ``diagnostics.json`` through the run folder's writer (``run_dir`` is a path or a
+    ``RunFolder``): the findings in order, the sample measurements, the thresholds."""
+    return RunFolder.of(run_dir).write_json(DIAGNOSTICS_FILE, {
         "findings": [f.to_dict() for f in findings],
         "codes": sorted({f.code for f in findings}, key=CODES.index),
         "series": dict(series or {}),

@@ -153,9 +153,10 @@ def find_finished(runs_dir: str | os.PathLike, config: Config) -> Path | None:
     return found[-1] if found else None
 
 
-def save_gan_interpolations(run_dir: str | os.PathLike, pairs: int = INTERPOLATION_PAIRS,
+def save_gan_interpolations(run_dir: str | os.PathLike | runs.RunFolder, pairs: int = INTERPOLATION_PAIRS,
                             steps: int = INTERPOLATION_STEPS, seed: int = 0) -> Path:
-    """``interpolations.png`` for a GAN run: one row per pair of seeded noise vectors, spherical paths (slerp)."""
+    """``interpolations.png`` for a GAN run: one row per pair of seeded noise vectors, spherical paths (slerp),
+    written through the run's ``RunFolder`` (``run_dir`` itself when it is one)."""
     import keras
 
     from .images import save_interpolations
@@ -168,7 +169,7 @@ def save_gan_interpolations(run_dir: str | os.PathLike, pairs: int = INTERPOLATI
     for _ in range(pairs):
         a, b = rng.standard_normal((2, config.latent_dim))
         rows.append(keras.ops.convert_to_numpy(generator(slerp(a, b, steps), training=False)))
-    return save_interpolations(rows, Path(run_dir) / runs.INTERPOLATIONS_FILE)
+    return save_interpolations(rows, runs.RunFolder.of(run_dir).file(runs.INTERPOLATIONS_FILE))
 
 
 def _finish_artifacts(run_dir: Path, config: Config, entry: dict[str, Any], evaluate: bool) -> None:

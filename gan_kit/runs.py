@@ -11,7 +11,8 @@ This module alone knows the layout of ``outputs/runs/<name>-<timestamp>/``::
 
 and of the folders that group runs: a sweep folder (``sweep.json`` beside its run folders) and
 a lab folder (``lab.json``, ``runs/``, ``report/``). Everything else asks for a name here.
-Nothing here imports TensorFlow; ``load_model`` imports Keras when it is called.
+``RunFolder`` is the one writer of a run folder: training makes one per run and hands it to the
+callbacks that write. Nothing here imports TensorFlow; ``load_model`` imports Keras when it is called.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .fileio import RunFolderError, atomic_write_text, read_json, write_json
+from .fileio import RunFolderError, atomic_write_bytes, atomic_write_text, read_json, write_json
+from .images import save_gif, save_image_grid
 
 # ----------------------------------------------------------------- file names inside a run folder
 CONFIG_FILE = "config.json"
@@ -80,6 +82,7 @@ __all__ = [
     "STEPS_FILE",
     "SWEEP_FILE",
     "Run",
+    "RunFolder",
     "checkpoint_path",
     "create_run_dir",
     "find_runs",
@@ -150,6 +153,11 @@ def create_run_dir(output_dir: str | os.PathLike, name: str, *, timestamp: str |
 def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[float]], file: str = HISTORY_FILE
                   ) -> Path:
     """Atomically write the history table (one row per epoch; per step for ``STEPS_FILE``) as CSV."""
+    return RunFolder.of(run_dir).write_history(history, file)
+
+
+def _history_csv(history: Mapping[str, Sequence[float]]) -> str:
+    """The text of ``history.csv``: a header of the columns, then one row per entry (missing cells empty)."""
     columns = list(history)
     rows = max((len(v) for v in history.values()), default=0)
     buffer = io.StringIO()
@@ -157,7 +165,7 @@ def write_history(run_dir: str | os.PathLike, history: Mapping[str, Sequence[flo
     writer.writerow(columns)
     for i in range(rows):
         writer.writerow([_fmt(history[c][i]) if i < len(history[c]) else "" for c in columns])
-    return atomic_write_text(Path(run_dir) / file, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def _fmt(value: Any) -> str:
@@ -168,9 +176,130 @@ def _fmt(value: Any) -> str:
 
 def write_status(run_dir: str | os.PathLike, state: str, **details: Any) -> Path:
     """Record the run's state (one of ``STATES``) with details."""
-    if state not in STATES:
-        raise ValueError(f"Unknown run state {state!r}. Expected one of {list(STATES)}.")
-    return write_json(Path(run_dir) / STATUS_FILE, {"state": state, "time": time.time(), **details})
+    return RunFolder.of(run_dir).write_status(state, **details)
+
+
+class RunFolder:
+    """The one writer of a run folder: it knows the names of the files inside and writes each of them.
+
+    ``train`` makes one per run (``RunFolder.create``, or ``RunFolder(path)`` to resume) and hands it to the
+    callbacks that write; a callback given a plain path makes its own (``RunFolder.of``). Every file goes
+    through ``file(name)``, which keeps it inside the folder. A ``RunFolder`` is path-like, so the readers
+    (``load_history``, ``read_status`` ...) take it too.
+
+    Raises:
+        RunFolderError: when ``path`` exists and is not a folder.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"{self.path} is a file, not a run folder. Pass the folder train() made "
+                                 "(outputs/runs/<name>-<timestamp>), or a new folder's path.")
+
+    @classmethod
+    def create(cls, output_dir: str | os.PathLike, name: str, *, timestamp: str | None = None) -> RunFolder:
+        """A new, empty run folder ``<output_dir>/<name>-<timestamp>`` (``create_run_dir``)."""
+        return cls(create_run_dir(output_dir, name, timestamp=timestamp))
+
+    @classmethod
+    def of(cls, run_dir: str | os.PathLike | RunFolder) -> RunFolder:
+        """``run_dir`` itself when it is a ``RunFolder``, else a writer of that folder."""
+        return run_dir if isinstance(run_dir, RunFolder) else cls(run_dir)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        """Where ``name`` (relative to the run folder, e.g. ``"checkpoints/state.json"``) is written.
+
+        Raises:
+            RunFolderError: for an empty or absolute name, or one that climbs out with ``..``.
+        """
+        relative = Path(name)
+        if not str(name) or relative.is_absolute() or ".." in relative.parts:
+            raise RunFolderError(f"{name!r} is not a name inside the run folder {self.path}. Give a relative "
+                                 f"name such as {CONFIG_FILE!r} or 'checkpoints/state.json', without '..'.")
+        return self.path / relative
+
+    # ------------------------------------------------------------ files
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        """Atomically write ``data`` to the file ``name``."""
+        return atomic_write_bytes(self.file(name), data)
+
+    def write_json(self, name: str, value: Any) -> Path:
+        """Atomically write ``value`` as indented JSON (``fileio.write_json``) to the file ``name``."""
+        return write_json(self.file(name), value)
+
+    def write_config(self, config: Config) -> Path:
+        """Write ``config.json``."""
+        path = self.file(CONFIG_FILE)
+        config.to_json(path)
+        return path
+
+    def write_status(self, state: str, **details: Any) -> Path:
+        """Write ``status.json``: the run's state (one of ``STATES``), the time and ``details``."""
+        if state not in STATES:
+            raise ValueError(f"Unknown run state {state!r}. Expected one of {list(STATES)}.")
+        return self.write_json(STATUS_FILE, {"state": state, "time": time.time(), **details})
+
+    def write_history(self, history: Mapping[str, Sequence[float]], file: str = HISTORY_FILE) -> Path:
+        """Atomically write a column table as CSV: ``history.csv`` (one row per epoch), or ``file``
+        (``STEPS_FILE``: one row per step)."""
+        return atomic_write_text(self.file(file), _history_csv(history))
+
+    def truncate_history(self, epochs: int) -> dict[str, list[float]]:
+        """Keep the first ``epochs`` rows of ``history.csv`` (rows past the last checkpoint); returns them."""
+        history = load_history(self.path)
+        if not history:
+            return {}
+        kept = {k: v[:epochs] for k, v in history.items()}
+        self.write_history(kept)
+        return kept
+
+    def save_samples(self, images: Any, epoch: int, ncols: int | None = None) -> Path:
+        """Save the fixed-noise grid after ``epoch`` epochs (``samples/epoch_XXXX.png``; 0: before training)."""
+        return save_image_grid(images, self.file(f"{SAMPLES_DIR}/epoch_{int(epoch):04d}.png"), ncols)
+
+    def save_progress_gif(self) -> Path | None:
+        """Write ``progress.gif`` from the saved grids, in epoch order (None when there is no grid)."""
+        frames = sample_paths(self.path)
+        return save_gif(frames, self.file(GIF_FILE)) if frames else None
+
+    # ------------------------------------------------------------ models and folders others fill
+    def save_models(self, models: Mapping[str, Any]) -> None:
+        """Save Keras models as ``{file name: model}`` (e.g. ``generator.keras``), each through a temp file and
+        a rename."""
+        for name, model in models.items():
+            path = self.file(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp.keras")
+            model.save(tmp)
+            os.replace(tmp, path)
+
+    def save_weights(self, model: Any, name: str) -> Path:
+        """Save ``model.save_weights`` to the file ``name`` (ending ``.weights.h5``) through a temp file and a
+        rename."""
+        path = self.file(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp.weights.h5")
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+        return path
+
+    def remove(self, name: str) -> None:
+        """Delete the file ``name`` (nothing happens when it does not exist)."""
+        self.file(name).unlink(missing_ok=True)
+
+    def folder(self, name: str) -> Path:
+        """The sub-folder ``name``, created, for a writer that fills it itself (TensorBoard's event files,
+        W&B's offline run)."""
+        path = self.file(name)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
 
 # ----------------------------------------------------------------- reading
@@ -201,12 +330,7 @@ def load_steps(run_dir: str | os.PathLike) -> dict[str, list[float]]:
 
 def truncate_history(run_dir: str | os.PathLike, epochs: int) -> dict[str, list[float]]:
     """Keep the first ``epochs`` rows of a run's history (rows past its last checkpoint); returns what is kept."""
-    history = load_history(run_dir)
-    if not history:
-        return {}
-    kept = {k: v[:epochs] for k, v in history.items()}
-    write_history(run_dir, kept)
-    return kept
+    return RunFolder.of(run_dir).truncate_history(epochs)
 
 
 def read_config(run_dir: str | os.PathLike) -> Config:
@@ -333,11 +457,6 @@ class Run:
     model: Any = None
     status: str = "finished"
 
-    @property
-    def gan(self) -> Any:
-        """The trained model under its older name (``model``)."""
-        return self.model
-
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> Run:
         """A run read back from its folder, with its saved generator (None when it has not saved one)."""
@@ -390,11 +509,7 @@ def load_generator(run_dir: str | os.PathLike) -> Any:
 
 def save_keras(run_dir: str | os.PathLike, models: Mapping[str, Any]) -> None:
     """Save Keras models into the run folder as ``{file name: model}``, each through a temp file and a rename."""
-    run_dir = Path(run_dir)
-    for name, model in models.items():
-        tmp = run_dir / f".{name}.tmp.keras"
-        model.save(tmp)
-        os.replace(tmp, run_dir / name)
+    RunFolder.of(run_dir).save_models(models)
 
 
 # ----------------------------------------------------------------- sweep folders

@@ -15,6 +15,7 @@ import keras
 
 from . import runs
 from .images import png_size
+from .runs import RunFolder
 
 __all__ = ["TensorBoardLogger", "WandbLogger", "wandb_history", "wandb_records"]
 
@@ -51,12 +52,13 @@ class TensorBoardLogger(keras.callbacks.Callback):
         >>> gan.fit(data, epochs=10, callbacks=[SampleGrid(run_dir, noise, every=1), TensorBoardLogger(run_dir)])
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``), which makes the ``tensorboard/`` folder.
     """
 
-    def __init__(self, run_dir: str | os.PathLike):
+    def __init__(self, run_dir: str | os.PathLike | RunFolder):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.log_dir = self.run_dir / runs.TENSORBOARD_DIR
         self._writer = None
 
@@ -64,7 +66,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         import tensorflow as tf
 
         fresh = not any(self.log_dir.glob("events.out.tfevents*"))
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.folder(runs.TENSORBOARD_DIR)  # the event files' folder, made by the run's writer
         self._writer = tf.summary.create_file_writer(str(self.log_dir))
         if fresh:
             self._image(0)
@@ -123,16 +125,17 @@ class WandbLogger(keras.callbacks.Callback):
     off with a message; it never stops training.
 
     Args:
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``), which makes the ``wandb/`` folder.
         config: values recorded as the W&B run's config (e.g. ``Config.to_dict()``).
         project: the W&B project.
         mode: ``"offline"``, ``"online"`` or ``"disabled"`` (default: ``$WANDB_MODE``, else offline).
     """
 
-    def __init__(self, run_dir: str | os.PathLike, config: dict | None = None, project: str = "gan-kit",
+    def __init__(self, run_dir: str | os.PathLike | RunFolder, config: dict | None = None, project: str = "gan-kit",
                  mode: str | None = None):
         super().__init__()
-        self.run_dir = Path(run_dir)
+        self.folder = RunFolder.of(run_dir)
+        self.run_dir = self.folder.path
         self.config = dict(config or {})
         self.project = project
         self.mode = mode
@@ -150,8 +153,10 @@ class WandbLogger(keras.callbacks.Callback):
             return
         mode = self.mode or os.environ.get("WANDB_MODE") or "offline"
         try:
+            # W&B writes under <dir>/wandb/, a folder the run's writer makes (none when W&B is disabled)
+            where = self.run_dir if mode == "disabled" else self.folder.folder(runs.WANDB_DIR).parent
             self._run = self._wandb.init(project=self.project, name=self.run_dir.name, id=_wandb_id(self.run_dir.name),
-                                         dir=str(self.run_dir), mode=mode, config=self.config, resume="allow")
+                                         dir=str(where), mode=mode, config=self.config, resume="allow")
         except Exception as exc:
             print(f"gan_kit: W&B logging is off ({type(exc).__name__}: {exc}).")
             self._run = None

@@ -13,7 +13,8 @@ class-conditional GAN and the VAE today. The lifecycle around it is the same for
 
 Anything that raises after step 3 marks the run ``failed`` with the error (``stopped`` for
 Ctrl-C), so no run stays ``running`` unless its process was killed. Adding a model family
-means adding one ``Family`` entry.
+means adding one ``Family`` entry. The lifecycle makes one writer of the run folder
+(``gan_kit.runs.RunFolder``) and hands it to the callbacks that write and to the family's ``save``.
 
 A student-written step plugs into the same lifecycle: ``train(config, train_step=make_step,
 generator=G, discriminator=D)`` runs ``make_step`` (a step factory, ``gan_kit.steps``) through the
@@ -27,7 +28,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -35,15 +35,14 @@ import numpy as np
 import tensorflow as tf
 
 from . import callbacks as cbs
-from . import checkpoints, devices, fileio, multiworker, runs, tracking
+from . import checkpoints, devices, multiworker, runs, tracking
 from .checkpoints import ResumeError
 from .conditional import build_conditional_gan
 from .config import Config
 from .gan import HISTORY_COLUMNS as _GAN_HISTORY
 from .gan import build_gan, config_optimizers
-from .images import save_gif
 from .models import build_models
-from .runs import Run
+from .runs import Run, RunFolder
 from .steps import StepModel
 from .vae import HISTORY_COLUMNS as VAE_COLUMNS
 from .vae import VAERun, build_vae, save_artifacts
@@ -79,7 +78,8 @@ class Family:
         check: ``(config, **parts)``: raises ``ValueError`` for a config (or networks) the family cannot train,
             before the run folder exists.
         runtime: adjusts the device's runtime choice (e.g. the VAE computes in float32).
-        save: ``(model, run_dir, config)``: the models and artifacts written when training finished.
+        save: ``(model, folder, config)``: the models and artifacts written when training finished, through
+            the run's writer ``folder`` (a ``RunFolder``, path-like).
         result: ``(run, model) -> Run``: the object ``train`` returns.
     """
 
@@ -92,7 +92,7 @@ class Family:
     instance_noise: bool = True
     check: Callable[..., None] = lambda config, **parts: None
     runtime: Callable[[dict[str, Any]], dict[str, Any]] = lambda runtime: runtime
-    save: Callable[[Any, Path, Config], None] = lambda model, run_dir, config: cbs.save_models(model, run_dir)
+    save: Callable[[Any, RunFolder, Config], None] = lambda model, folder, config: cbs.save_models(model, folder)
     result: Callable[[Run, Any], Run] = field(default=lambda run, model: run)
 
 
@@ -165,9 +165,9 @@ def _vae_runtime(runtime: dict[str, Any]) -> dict[str, Any]:
     return {**runtime, "mixed_precision": "float32", "distribute": "default", "reasons": reasons}
 
 
-def _save_vae(vae: Any, run_dir: Path, config: Config) -> None:
-    save_vae_models(vae, run_dir)
-    save_artifacts(vae, run_dir, config)
+def _save_vae(vae: Any, folder: RunFolder, config: Config) -> None:
+    save_vae_models(vae, folder)
+    save_artifacts(vae, folder, config)
 
 
 def _vae_result(run: Run, vae: Any) -> Run:
@@ -259,28 +259,28 @@ def _seed_and_batches(config: Config, dataset: tf.data.Dataset | None, start_epo
 
 
 # ----------------------------------------------------------------- the lifecycle
-def _callbacks(family: Family, config: Config, run_dir: Path, dataset: Any, guard: cbs.DivergenceGuard,
+def _callbacks(family: Family, config: Config, folder: RunFolder, dataset: Any, guard: cbs.DivergenceGuard,
                history_cb: cbs.HistoryWriter) -> list[keras.callbacks.Callback]:
-    """The kit's callbacks for a run, in the order they must run."""
+    """The kit's callbacks for a run, in the order they must run; those that write get the run's writer."""
     own: list[keras.callbacks.Callback] = [guard, cbs.EpochTimer()]
     if family.instance_noise:  # the GAN step's instance noise; a no-op at 0
         own.append(cbs.InstanceNoiseSchedule(config.instance_noise, config.instance_noise_epochs))
-    own.append(cbs.SampleGrid(run_dir, checkpoints.fixed_noise_for(run_dir, config), every=config.sample_every))
+    own.append(cbs.SampleGrid(folder, checkpoints.fixed_noise_for(folder, config), every=config.sample_every))
     if family.resumable:
-        own.append(cbs.ModelCheckpoints(run_dir, every=config.checkpoint_every))
+        own.append(cbs.ModelCheckpoints(folder, every=config.checkpoint_every))
     if config.metrics_every > 0:  # FID/KID into history.csv every metrics_every epochs
         own.append(cbs.metrics_callback(config))
     if config.log_steps:  # every step's losses -> steps.csv
-        own.append(cbs.StepLogger(run_dir, keys=tuple(c for c in family.columns if c != "epoch_time")))
+        own.append(cbs.StepLogger(folder, keys=tuple(c for c in family.columns if c != "epoch_time")))
     own.append(history_cb)
     if family.resumable:
-        own.append(checkpoints.TrainingState(run_dir))
+        own.append(checkpoints.TrainingState(folder))
     if config.diagnostics and family.diagnostics:  # training-health checks -> diagnostics.json
-        own.append(cbs.DiagnosticsCallback(run_dir, real=dataset, seed=config.seed))
+        own.append(cbs.DiagnosticsCallback(folder, real=dataset, seed=config.seed))
     if config.tensorboard:  # scalars and sample grids under <run>/tensorboard/
-        own.append(tracking.TensorBoardLogger(run_dir))
+        own.append(tracking.TensorBoardLogger(folder))
     if config.wandb:  # optional; skipped with a note when wandb is not installed
-        own.append(tracking.WandbLogger(run_dir, config.to_dict()))
+        own.append(tracking.WandbLogger(folder, config.to_dict()))
     return own
 
 
@@ -366,65 +366,64 @@ def _lifecycle(config: Config, resume: str | os.PathLike | None, *, family: Fami
     dataset, steps = _seed_and_batches(config, dataset, start_epoch)
     if role is not None:
         dataset = multiworker.shard_by_data(dataset)
-    run_dir = _open_run_dir(config, resume, start_epoch)
-    history = runs.truncate_history(run_dir, start_epoch) if state is not None else {}
+    folder = _open_run_dir(config, resume, start_epoch)
+    history = folder.truncate_history(start_epoch) if state is not None else {}
     guard = cbs.DivergenceGuard(keys=tuple(family.losses))
-    history_cb = cbs.HistoryWriter(run_dir, list(family.columns), history=history)
+    history_cb = cbs.HistoryWriter(folder, list(family.columns), history=history)
     started = time.perf_counter()
     try:
-        model = _build(family, config, run_dir, state, parts)
-        own = _callbacks(family, config, run_dir, dataset, guard, history_cb)
+        model = _build(family, config, folder, state, parts)
+        own = _callbacks(family, config, folder, dataset, guard, history_cb)
         if start_epoch < config.epochs:
             model.fit(dataset, epochs=config.epochs, callbacks=own + list(callbacks or []), verbose=verbose,
                       shuffle=False, initial_epoch=start_epoch, **({"steps_per_epoch": steps} if steps else {}))
-        _finish(family, config, run_dir, model, guard, history_cb, start_epoch, started)
+        _finish(family, config, folder, model, guard, history_cb, start_epoch, started)
     except BaseException as exc:
         epoch = len(history_cb.history.get("epoch", []))
         state_name = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
-        runs.write_status(run_dir, state_name, error=f"{type(exc).__name__}: {exc}", epoch=epoch or start_epoch)
+        folder.write_status(state_name, error=f"{type(exc).__name__}: {exc}", epoch=epoch or start_epoch)
         raise
-    frames = runs.sample_paths(run_dir)
-    if frames:
-        save_gif(frames, run_dir / runs.GIF_FILE)
-    run = Run(path=run_dir, config=config, history=runs.load_history(run_dir), model=model,
-              status=runs.read_state(run_dir))
+    folder.save_progress_gif()
+    run = Run(path=folder.path, config=config, history=runs.load_history(folder.path), model=model,
+              status=runs.read_state(folder.path))
     return family.result(run, model)
 
 
-def _open_run_dir(config: Config, resume: str | os.PathLike | None, start_epoch: int) -> Path:
-    """A new run folder with ``config.json`` (or the folder resumed), its status set to ``running``."""
+def _open_run_dir(config: Config, resume: str | os.PathLike | None, start_epoch: int) -> RunFolder:
+    """The writer of a new run folder with ``config.json`` (or of the folder resumed), its status set to
+    ``running``."""
     if resume is None:
-        run_dir = runs.create_run_dir(config.output_dir, config.name)
-        config.to_json(run_dir / runs.CONFIG_FILE)
+        folder = RunFolder.create(config.output_dir, config.name)
+        folder.write_config(config)
     else:
-        run_dir = Path(resume)
-    runs.write_status(run_dir, "running", epoch=start_epoch)
-    return run_dir
+        folder = RunFolder(resume)
+    folder.write_status("running", epoch=start_epoch)
+    return folder
 
 
-def _build(family: Family, config: Config, run_dir: Path, state: dict[str, Any] | None, parts: dict[str, Any]
-           ) -> keras.Model:
+def _build(family: Family, config: Config, folder: RunFolder, state: dict[str, Any] | None,
+           parts: dict[str, Any]) -> keras.Model:
     """The family's model on the device's fast path (``runtime.json``), restored from ``state`` when resuming."""
     runtime = family.runtime(devices.choose_runtime(config))
     train_step = parts.get("train_step")
     if train_step is not None:
         name = getattr(train_step, "__qualname__", type(train_step).__name__)
         runtime["train_step"] = f"{getattr(train_step, '__module__', '?')}.{name}"
-    fileio.write_json(run_dir / runs.RUNTIME_FILE, runtime)
+    folder.write_json(runs.RUNTIME_FILE, runtime)
     with devices.make_strategy(runtime).scope():
         model = family.build(config, runtime, **parts)
         devices.apply_runtime(model, runtime)  # fused BatchNorm; several replicas: one device's global batch
         if state is not None:
-            checkpoints.restore(model, run_dir, state)
+            checkpoints.restore(model, folder.path, state)
     return model
 
 
-def _finish(family: Family, config: Config, run_dir: Path, model: keras.Model, guard: cbs.DivergenceGuard,
+def _finish(family: Family, config: Config, folder: RunFolder, model: keras.Model, guard: cbs.DivergenceGuard,
             history_cb: cbs.HistoryWriter, start_epoch: int, started: float) -> None:
     """The status ``diverged``, or the family's saved models and the status ``finished``."""
     if guard.diverged is not None:
-        runs.write_status(run_dir, "diverged", **guard.diverged)
+        folder.write_status("diverged", **guard.diverged)
         return
-    family.save(model, run_dir, config)
+    family.save(model, folder, config)
     done = history_cb.history.get("epoch") or [start_epoch]
-    runs.write_status(run_dir, "finished", epochs=int(max(done)), seconds=round(time.perf_counter() - started, 2))
+    folder.write_status("finished", epochs=int(max(done)), seconds=round(time.perf_counter() - started, 2))

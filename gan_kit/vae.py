@@ -57,6 +57,7 @@ from .runs import (
     LATENT_SCATTER_FILE,
     RECONSTRUCTIONS_FILE,
     Run,
+    RunFolder,
     load_model,
     save_keras,
 )
@@ -360,7 +361,7 @@ def _one_per_class(labels: np.ndarray, count: int) -> list[int]:
     return picked + rest[: count - len(picked)]
 
 
-def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_recon: int = 10,
+def save_artifacts(vae: VAE, run_dir: str | os.PathLike | RunFolder, config: Config, *, n_recon: int = 10,
                    n_pairs: int = 4, steps: int = 10, n_scatter: int = 2000) -> dict[str, Path]:
     """Write reconstructions, interpolations and (2-D latent only) the latent scatter into the run folder.
 
@@ -370,7 +371,7 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
 
     Args:
         vae: the trained model.
-        run_dir: the run folder.
+        run_dir: the run folder, or its writer (``RunFolder``), which gives the path of each file.
         config: the run's config (dataset and image shape).
         n_recon: images in the reconstruction grid (originals above, reconstructions below).
         n_pairs: rows of the interpolation grid, each between two images of different classes.
@@ -380,30 +381,29 @@ def save_artifacts(vae: VAE, run_dir: str | os.PathLike, config: Config, *, n_re
     Returns:
         ``{"reconstructions": path, "interpolations": path[, "latent_scatter": path]}``.
     """
-    run_dir = Path(run_dir)
+    folder = RunFolder.of(run_dir)
     x, y, names = evaluation_images(config, max(PICK_POOL, n_recon, 2 * n_pairs))
     real = as_images(x)
     written: dict[str, Path] = {}
     idx = _one_per_class(y, min(n_recon, len(x)))
     written["reconstructions"] = save_reconstructions(
-        real[idx], vae.reconstruct(real[idx]), run_dir / RECONSTRUCTIONS_FILE)
+        real[idx], vae.reconstruct(real[idx]), folder.file(RECONSTRUCTIONS_FILE))
     ends = _one_per_class(y, min(2 * n_pairs, len(x)))
     rows = []
     for a, b in zip(ends[0::2], ends[1::2]):
         path = vae.interpolate(real[a], real[b], steps)
         rows.append(np.concatenate([real[a : a + 1], path, real[b : b + 1]]))
     if rows:
-        written["interpolations"] = save_interpolations(rows, run_dir / INTERPOLATIONS_FILE)
+        written["interpolations"] = save_interpolations(rows, folder.file(INTERPOLATIONS_FILE))
     if vae.latent_dim == 2:
         import matplotlib.pyplot as plt
 
         xs, ys, _ = evaluation_images(config, n_scatter)
         codes = vae.encode_means(xs)
-        fig = plot_latent_scatter(codes, ys, names, save_to=run_dir / LATENT_SCATTER_FILE,
-                                           title=f"{config.dataset} test encodings (posterior means), "
-                                                 f"{len(codes)} images")
+        written["latent_scatter"] = folder.file(LATENT_SCATTER_FILE)
+        fig = plot_latent_scatter(codes, ys, names, save_to=written["latent_scatter"],
+                                  title=f"{config.dataset} test encodings (posterior means), {len(codes)} images")
         plt.close(fig)
-        written["latent_scatter"] = run_dir / LATENT_SCATTER_FILE
     return written
 
 

@@ -1,4 +1,5 @@
-"""Shared fixtures: quiet TensorFlow, the shared data folder, and tiny configs."""
+"""Shared fixtures: quiet TensorFlow, the shared data folder, tiny configs, the metrics cache with the digits
+classifier, and a smoke run with FID/KID every epoch; and the grouping of the items for pytest-xdist."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from collections.abc import Iterator  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from gan_kit import metrics  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -89,6 +92,39 @@ def digits_extractor(cache):
     return metrics.get_extractor("classifier", dataset="digits", profile="quick", cache_dir=cache)
 
 
+class _CountingExtractor:
+    """A stand-in extractor that counts how often it is run."""
+
+    name = "counting"
+
+    def __init__(self, extractor_id):
+        self.id, self.calls = extractor_id, 0
+
+    def features_and_probabilities(self, images, batch_size=None):
+        self.calls += 1
+        x = np.asarray(images, np.float32).reshape(len(images), -1)
+        return x[:, :8], np.full((len(x), 10), 0.1, np.float32)
+
+
+@pytest.fixture(scope="module")
+def metrics_run(tmp_path_factory, cache):
+    """A two-epoch smoke GAN on digits with FID/KID every epoch (smoke classifier, temp cache)."""
+    import gan_kit
+
+    root = tmp_path_factory.mktemp("runs")
+    cfg = gan_kit.for_profile("smoke", dataset="digits", output_dir=str(root), epochs=2, steps_per_epoch=2,
+                              batch_size=16, max_examples=64, grid_size=2, metrics_every=1, metrics_samples=64)
+    old = os.environ.get(metrics.CACHE_ENV)
+    os.environ[metrics.CACHE_ENV] = str(cache)
+    try:
+        return gan_kit.train(cfg, verbose=0)
+    finally:
+        if old is None:
+            os.environ.pop(metrics.CACHE_ENV, None)
+        else:
+            os.environ[metrics.CACHE_ENV] = old
+
+
 # ------------------------------------------------------------------ two pytest-xdist workers (make test)
 # `make test` runs `-n 2 --dist loadgroup --no-loadscope-reorder`. Each notebook's cells form one group (they run
 # in order in one kernel) and so does each test module (its module fixtures are built once), except the long
@@ -98,14 +134,14 @@ def digits_extractor(cache):
 # metrics makes a second test that needs one wait for it rather than train it again), the epoch-ordering GANs,
 # the conditional GAN, then the ladders, which use the cached classifiers.
 LONG_TESTS = (
-    "tests/test_metrics.py::test_real_classifier_accuracy[cifar10",
-    "tests/test_extractor.py::test_fid_orders_gan_epochs[cifar10]",
-    "tests/test_metrics.py::test_real_classifier_accuracy[fashion_mnist",
+    "tests/metrics/test_classifier.py::test_real_classifier_accuracy[cifar10",
+    "tests/metrics/test_classifier.py::test_fid_orders_gan_epochs[cifar10]",
+    "tests/metrics/test_classifier.py::test_real_classifier_accuracy[fashion_mnist",
     "tests/test_conditional.py::test_fashion_mnist_quick_samples_are_of_the_requested_class",
-    "tests/test_extractor.py::test_fid_orders_gan_epochs[fashion_mnist]",
-    "tests/test_extractor.py::test_fid_ladders[cifar10]",
-    "tests/test_extractor.py::test_fid_ladders_other_datasets[mnist]",
-    "tests/test_extractor.py::test_fid_ladders[fashion_mnist]",
+    "tests/metrics/test_classifier.py::test_fid_orders_gan_epochs[fashion_mnist]",
+    "tests/metrics/test_classifier.py::test_fid_ladders[cifar10]",
+    "tests/metrics/test_classifier.py::test_fid_ladders_other_datasets[mnist]",
+    "tests/metrics/test_classifier.py::test_fid_ladders[fashion_mnist]",
 )
 
 

@@ -1,6 +1,6 @@
 """Tests for gan_kit.callbacks, each callback driven through its hooks (set_model / set_params, no fit()).
 
-TensorBoardLogger and WandbLogger are tested in test_tracking.py, MetricsCallback in test_metrics.py and
+TensorBoardLogger and WandbLogger are tested in test_tracking.py, MetricsCallback at the end of this file and
 DiagnosticsCallback in test_diagnostics.py.
 """
 
@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-from gan_kit import callbacks, runs
+from gan_kit import callbacks, metrics, runs
 from gan_kit.callbacks import (
     DivergenceGuard,
     EpochTimer,
@@ -28,6 +28,7 @@ from gan_kit.callbacks import (
 from gan_kit.gan import GAN
 from gan_kit.images import save_image_grid
 from gan_kit.models import build_discriminator, build_generator
+from tests.conftest import _CountingExtractor
 
 LATENT = 4
 
@@ -392,3 +393,32 @@ def test_step_logger_recovers_raw_steps_and_chunks_and_keeps_rows_before_a_resum
     again = runs.load_steps(tmp_path)
     assert again["epoch"] == [1] * 6 + [2] * 6
     np.testing.assert_allclose(again["d_loss"], [*raw, *raw], rtol=1e-6)
+
+
+def test_metrics_callback_writes_fid_and_kid_to_history(metrics_run):
+    from gan_kit import runs
+
+    history = runs.load_history(metrics_run.path)
+    assert len(history["fid"]) == 2 and len(history["kid"]) == 2
+    assert all(math.isfinite(v) and v >= 0 for v in history["fid"])
+    assert all(math.isfinite(v) for v in history["kid"])
+
+
+def test_metrics_callback_every_and_checks(digits_extractor, cache):
+    import keras
+
+    from gan_kit.callbacks import MetricsCallback
+
+    ref = metrics.reference_statistics("digits", digits_extractor, max_examples=64, cache_dir=cache)
+    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(32 * 32), keras.layers.Reshape((32, 32, 1)),
+                                  keras.layers.Activation("tanh")])
+    cb = MetricsCallback(ref, digits_extractor, every=2, samples=32, generator=generator)
+    cb.set_params({"epochs": 3})
+    logs = [{}, {}, {}]
+    for epoch, log in enumerate(logs):
+        cb.on_epoch_end(epoch, log)
+    assert "fid" not in logs[0] and "fid" in logs[1] and "fid" in logs[2]  # every 2nd epoch, and the last
+    with pytest.raises(ValueError, match="every"):
+        MetricsCallback(ref, digits_extractor, every=0)
+    with pytest.raises(ValueError, match="computed with"):
+        MetricsCallback(ref, _CountingExtractor("other"), every=1)

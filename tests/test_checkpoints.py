@@ -1,23 +1,27 @@
 """Tests for gan_kit.checkpoints: the fixed noise, the saved training state and what may resume a run.
 
-The end-to-end tests (SIGKILL mid-epoch then resume, a NaN run keeping its last good state) are in
-test_reliability.py.
+The end-to-end tests: SIGKILL mid-epoch then resume, at the end of this file; a NaN run keeping its last good state,
+in test_training.py.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import textwrap
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import gan_kit
 from gan_kit import checkpoints, fileio, runs
 from gan_kit.checkpoints import ResumeError
 from gan_kit.config import for_profile
 from gan_kit.gan import GAN
 from gan_kit.models import build_discriminator, build_generator
+from tests.run_helpers import _config, _run
 
 LATENT = 4
 
@@ -208,3 +212,65 @@ def test_resume_config_refuses_a_folder_without_config(tmp_path):
     (tmp_path / runs.CONFIG_FILE).mkdir()  # a folder of that name is not a config file
     with pytest.raises(ResumeError, match=r"no config\.json"):
         checkpoints.resume_config(tmp_path, _cfg())
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import keras
+    import gan_kit
+
+    class KillMidEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+        def on_train_batch_end(self, batch, logs=None):
+            if self.epoch == 1 and batch == 1:  # second epoch, halfway through
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    cfg = gan_kit.Config.from_json(sys.argv[1])
+    gan_kit.train(cfg, callbacks=[KillMidEpoch()], verbose=0)
+    """
+)
+
+
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(tmp_path):
+    killed_cfg = _config(tmp_path, "killed")
+    ref_cfg = killed_cfg.replace(output_dir=str(tmp_path / "reference"))
+    (tmp_path / "killed.json").write_text(killed_cfg.to_json())
+    (tmp_path / "ref.json").write_text(ref_cfg.to_json())
+    (tmp_path / "killer.py").write_text(KILLER)
+
+    killed = _run([str(tmp_path / "killer.py"), str(tmp_path / "killed.json")])
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    (run_dir,) = runs.list_runs(tmp_path / "killed")
+    assert runs.read_status(run_dir)["state"] == "running"
+    assert checkpoints.read_state(run_dir)["epoch"] == 1  # the last complete epoch
+
+    resumed = _run(["-m", "gan_kit", "train", "--resume", str(run_dir)])
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    reference = _run(["-m", "gan_kit", "train", "--config", str(tmp_path / "ref.json")])
+    assert reference.returncode == 0, reference.stderr[-2000:]
+    (ref_dir,) = runs.list_runs(tmp_path / "reference")
+
+    a, b = runs.load_history(run_dir), runs.load_history(ref_dir)
+    assert a["epoch"] == b["epoch"] == [1.0, 2.0, 3.0]
+    for column in ("g_loss", "d_loss", "d_real_prob", "d_fake_prob"):
+        assert a[column] == b[column], column  # bit-exact: same seeds, same batches, deterministic ops
+    g_a = gan_kit.runs.load_generator(run_dir).get_weights()
+    g_b = gan_kit.runs.load_generator(ref_dir).get_weights()
+    for wa, wb in zip(g_a, g_b):
+        np.testing.assert_array_equal(wa, wb)
+    assert runs.read_status(run_dir)["state"] == "finished"
+    assert [p.name for p in runs.sample_paths(run_dir)] == [p.name for p in runs.sample_paths(ref_dir)]
+
+
+def test_resume_refuses_a_changed_config(tmp_path):
+    cfg = _config(tmp_path, "runs", epochs=1, deterministic=False)
+    run = gan_kit.train(cfg, verbose=0)
+    with pytest.raises(ResumeError, match=r"d_lr: run has 0.0001, new config has 0.001"):
+        gan_kit.train(cfg.replace(d_lr=1e-3), resume=run.path, verbose=0)
+    with pytest.raises(ResumeError, match="not a run folder"):
+        gan_kit.train(None, resume=tmp_path, verbose=0)
+    # More epochs is allowed: training continues from epoch 1.
+    longer = gan_kit.train(cfg.replace(epochs=2), resume=run.path, verbose=0)
+    assert longer.history["epoch"] == [1.0, 2.0] and longer.path == run.path

@@ -151,9 +151,9 @@ def test_train_writes_a_run_folder_and_models_reload_in_safe_mode(tmp_path, tiny
     files = {p.name for p in run.path.iterdir()}
     assert {"config.json", "history.csv", "samples", "generator.keras", "discriminator.keras", "status.json",
             "checkpoints", "progress.gif"} <= files
-    assert isinstance(run.gan, ConditionalGAN)
-    assert run.gan.num_classes == K and run.gan.class_names == ("a", "b", "c", "d")  # from the data
-    after = run.gan.generator.get_weights() + run.gan.discriminator.get_weights()
+    assert isinstance(run.model, ConditionalGAN)
+    assert run.model.num_classes == K and run.model.class_names == ("a", "b", "c", "d")  # from the data
+    after = run.model.generator.get_weights() + run.model.discriminator.get_weights()
     assert any(not np.allclose(a, b) for a, b in zip(before, after))
 
     history = runs.load_history(run.path)
@@ -171,13 +171,13 @@ def test_train_writes_a_run_folder_and_models_reload_in_safe_mode(tmp_path, tiny
     z = fixed_noise(cfg)[:4]
     labels = np.array([0, 1, 2, 3], np.int32)
     generator = load_generator(run.path)
-    np.testing.assert_allclose(generator([z, labels], training=False), run.gan.generator([z, labels], training=False),
+    np.testing.assert_allclose(generator([z, labels], training=False), run.model.generator([z, labels], training=False),
                                atol=1e-5)
     discriminator = keras.models.load_model(run.path / "discriminator.keras", safe_mode=True, compile=False)
-    images = run.gan.generate(z, labels)
+    images = run.model.generate(z, labels)
     args = [images, labels] if conditioning == "projection" else images
     for a, b in zip(keras.tree.flatten(discriminator(args, training=False)),
-                    keras.tree.flatten(run.gan.discriminator(args, training=False))):
+                    keras.tree.flatten(run.model.discriminator(args, training=False))):
         np.testing.assert_allclose(a, b, atol=1e-5)
     # The noise-only sampler makes Run.sample work as for an unconditional run.
     assert run.sample(5).shape == (5, *SHAPE)
@@ -194,8 +194,8 @@ def test_train_on_an_image_folder_with_class_subfolders(tmp_path):
                       output_dir=str(tmp_path / "runs"), epochs=1, steps_per_epoch=1, batch_size=8, max_examples=18,
                       grid_size=2, latent_dim=LATENT, image_size=32, channels=3, conditioning="acgan")
     run = gan_kit.train(cfg, verbose=0)
-    assert run.gan.class_names == ("cats", "dogs", "owls")
-    assert run.gan.sample(3, labels=[0, 1, 2]).shape == (3, 32, 32, 3)
+    assert run.model.class_names == ("cats", "dogs", "owls")
+    assert run.model.sample(3, labels=[0, 1, 2]).shape == (3, 32, 32, 3)
 
 
 # ----------------------------------------------------------------------------- per-class metrics
@@ -285,9 +285,8 @@ def test_conditional_config_keeps_its_base_under_quick():
                     reason="trains a conditional GAN on Fashion-MNIST under the quick profile (minutes on a CPU); "
                            "CI runs it; set GAN_KIT_SLOW_TESTS=1 to run it here")
 def test_fashion_mnist_quick_samples_are_of_the_requested_class(tmp_path):
-    from conftest import shared_data_dir
-
     from gan_kit import data
+    from tests.conftest import shared_data_dir
 
     if shared_data_dir() is not None:
         os.environ.setdefault("GAN_KIT_DATA_DIR", str(shared_data_dir()))
@@ -298,7 +297,7 @@ def test_fashion_mnist_quick_samples_are_of_the_requested_class(tmp_path):
     # The judge is the kit's full Fashion-MNIST classifier (>= 90% on the real test set, see test_metrics).
     ext = metrics.get_extractor("classifier", dataset="fashion_mnist", profile="full")
     rows = metrics.evaluate_per_class(run.path, extractor=ext, samples_per_class=500,
-                                          generator=run.gan.conditional_sampler)
+                                          generator=run.model.conditional_sampler)
     mean_accuracy = metrics.summarize_per_class(rows)["mean_accuracy"]
     print(f"mean accuracy on the requested class: {mean_accuracy:.3f}")
     assert mean_accuracy >= 0.6, rows

@@ -1,20 +1,28 @@
 """Tests for gan_kit.devices: the device description, the runtime chosen per device from synthetic device
 descriptions, the CPU's bfloat16 support read from a fake /proc/cpuinfo, and the tf.distribute strategy.
 
-The measured paths (mixed precision and XLA steps on the CPU, MirroredStrategy on two logical CPUs, the
-benchmark) are in test_performance.py.
+The measured paths (mixed precision and XLA steps on the CPU, MirroredStrategy on two logical CPUs) are at the end
+of this file; the benchmark is in tests/instructor/test_bench.py.
 """
 
 from __future__ import annotations
 
 import builtins
 import os
+import subprocess
+import sys
+import textwrap
 import types
+from pathlib import Path
 
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from gan_kit import devices
 from gan_kit.config import for_profile
+from gan_kit.gan import build_gan
 
 CPU = {"device": "CPU", "gpus": [], "metal": False, "gpu": False}
 CUDA = {"device": "GPU (CUDA)", "gpus": ["/physical_device:GPU:0"], "metal": False, "gpu": True}
@@ -313,3 +321,87 @@ def test_time_estimate_says_the_measured_minutes_for_the_device_found(monkeypatc
     assert "not timed" in time_estimate(minutes, "full", cpu) and "hours" in time_estimate(minutes, "full", cpu)
     assert "this machine has one" in time_estimate(minutes, "full", {"gpu": True})
     assert "'smoke' was not timed for this notebook" in time_estimate({"quick": 3.0}, "smoke", cpu)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_on_cpu(precision):
+    cfg = _cfg(mixed_precision=precision, batch_size=8, max_examples=16)
+    gan = build_gan(cfg, devices.choose_runtime(cfg, CPU))
+    compute = "float16" if precision == "mixed_float16" else "bfloat16"
+    assert gan.generator.get_layer("up1").compute_dtype == compute
+    assert gan.generator.get_layer("up1").variable_dtype == "float32"  # weights stay float32
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    scaled = isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16") and scaled == isinstance(gan.d_optimizer,
+                                                                              keras.optimizers.LossScaleOptimizer)
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    z = np.zeros((2, cfg.latent_dim), "float32")
+    assert gan.generator(z).dtype == "float32" and gan.discriminator(x[:2]).dtype == "float32"
+    hist = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=1, verbose=0).history
+    assert np.isfinite(hist["g_loss"][0]) and np.isfinite(hist["d_loss"][0])
+
+
+def test_xla_step_runs_on_cpu():
+    cfg = _cfg(jit_compile=True, steps_per_execution=2, batch_size=8, max_examples=16)
+    gan = build_gan(cfg, devices.choose_runtime(cfg, CPU))
+    assert gan.jit_compile is True and gan.steps_per_execution == 2
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(8), epochs=1, verbose=0)
+    assert int(gan.d_optimizer.iterations) == 4
+
+
+DISTRIBUTED = textwrap.dedent(
+    """
+    import json
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras, numpy as np
+    from gan_kit.gan import GAN
+    from gan_kit.models import build_toy_discriminator, build_toy_generator
+    from gan_kit.ring import ring_data
+
+    def make(strategy, weights=None):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            g, d = build_toy_generator(2, 16), build_toy_discriminator(16)
+            if weights is None:
+                gw = g.get_weights()
+                gw[0][:] = 0  # G ignores z, so every replica's fakes equal the single device's
+                weights = (gw, d.get_weights())
+            g.set_weights(weights[0]); d.set_weights(weights[1])
+            gan = GAN(g, d, 2, seed=0)
+            gan.compile(keras.optimizers.SGD(0.5), keras.optimizers.SGD(0.5))
+        return gan, weights
+
+    x = ring_data(64, seed=3)
+    data = tf.data.Dataset.from_tensor_slices(x).batch(64)
+    single, weights = make(tf.distribute.get_strategy())
+    h1 = single.fit(data, epochs=1, verbose=0).history
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    dist, _ = make(mirrored, weights)
+    h2 = dist.fit(data, epochs=1, verbose=0).history
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(single.discriminator.get_weights(),
+                                                         dist.discriminator.get_weights()))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights[1], dist.discriminator.get_weights()))
+    print(json.dumps({"replicas": mirrored.num_replicas_in_sync, "d_loss": [h1["d_loss"][0], h2["d_loss"][0]],
+                      "g_loss": [h1["g_loss"][0], h2["g_loss"][0]], "weight_diff": diff, "moved": moved}))
+    """
+)
+
+
+def test_mirrored_strategy_on_two_logical_cpus_matches_one_device():
+    import json
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", DISTRIBUTED], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert result["moved"] > 1e-3  # the step really trained
+    assert result["d_loss"][0] == pytest.approx(result["d_loss"][1], rel=1e-5)
+    assert result["g_loss"][0] == pytest.approx(result["g_loss"][1], rel=1e-5)
+    assert result["weight_diff"] < 1e-5  # gradients scaled by the global batch, not doubled

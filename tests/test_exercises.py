@@ -101,7 +101,7 @@ def test_the_conditional_gan_trains_with_the_registered_input(tmp_path):
                       output_dir=str(tmp_path), num_classes=10)
     run = train(cfg, verbose=0)
     assert run.status == "finished" and calls and set(calls) == {10}
-    joined = run.gan.generator.get_layer("joined")
+    joined = run.model.generator.get_layer("joined")
     out = np.asarray(joined([np.zeros((2, cfg.latent_dim), "float32"), np.array([3, 9], "int32")]))
     assert out[:, cfg.latent_dim:].max() == 2.0  # the layer still computes the registered answer after training
     exercises.clear()
@@ -124,7 +124,7 @@ def test_the_projection_discriminator_trains_with_the_registered_class_term(tmp_
                       steps_per_epoch=2, batch_size=16, output_dir=str(tmp_path), num_classes=10)
     run = train(cfg, verbose=0)
     assert run.status == "finished" and calls and {shape[0] for shape in calls} == {10}
-    d = run.gan.discriminator
+    d = run.model.discriminator
     images, labels = np.zeros((2, *cfg.image_shape), "float32"), np.array([3, 9], "int32")
     mine = np.asarray(d([images, labels], training=False))
     exercises.clear()

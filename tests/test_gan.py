@@ -144,7 +144,7 @@ def test_a_saved_run_samples_and_scores_with_its_ema(tmp_path, monkeypatch):
                       ema=0.5, grid_size=2)
     x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
     run = gan_kit.train(cfg, dataset=tf.data.Dataset.from_tensor_slices(x).batch(8), verbose=0)
-    ema, own = run.gan.ema_generator.get_weights(), run.gan.generator.get_weights()
+    ema, own = run.model.ema_generator.get_weights(), run.model.generator.get_weights()
     assert not all(np.allclose(a, b) for a, b in zip(ema, own))  # the test means something
 
     def same(model, weights):
@@ -451,3 +451,42 @@ def test_notebook_03_wgan_gp_is_the_published_method():
     toy = change["toy"]
     assert (toy["loss"], toy["gp_weight"], toy["n_critic"], toy["beta1"], toy["beta2"]) == ("wasserstein", 10.0, 5, 0.0,
                                                                                             0.9)
+
+
+def _image_selection(profile_name, image_changes, selected=None):
+    """``image_selected`` as notebook 03's own cell computes it for a profile and the two parameters."""
+    import json
+    from pathlib import Path
+
+    cells = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / "03_stabilizing_gans.ipynb").read_text())
+    source = next("".join(c["source"]) for c in cells["cells"]
+                  if c["cell_type"] == "code" and "DEFAULT_IMAGE_CHANGES = " in "".join(c["source"]))
+    changes = _notebook_changes()
+    scope = {"CHANGES": changes, "selected": list(changes) if selected is None else selected,
+             "profile_name": profile_name, "image_changes": image_changes}
+    exec(source, scope)
+    return scope["image_selected"]
+
+
+def test_notebook_03_trains_three_changes_on_images_unless_told_otherwise():
+    """Under smoke and quick the image part runs three of the nine changes; under full all of them; a list picks."""
+    three = ["label_smoothing", "n_critic", "spectral_norm"]
+    assert _image_selection("quick", None) == _image_selection("smoke", None) == three
+    assert _image_selection("full", None) == list(_notebook_changes())
+    assert _image_selection("quick", None, selected=["n_critic", "hinge"]) == ["n_critic"]
+    assert _image_selection("quick", ["wgan_gp"]) == ["wgan_gp"]
+    with pytest.raises(ValueError, match="Unknown image change.*Choose from"):
+        _image_selection("quick", ["label_smothing"])
+
+
+def test_notebook_03_toy_changes_are_train_toy_arguments():
+    """Each toy change of notebook 03 names real ``train_toy`` arguments, and TTUR's toy rates are 4x apart."""
+    import inspect
+
+    from gan_kit import toy
+
+    allowed = set(inspect.signature(toy.train_toy).parameters)
+    changes = _notebook_changes()
+    for name, change in changes.items():
+        assert set(change["toy"]) <= allowed, (name, set(change["toy"]) - allowed)
+    assert changes["ttur"]["toy"]["d_lr"] == 4 * changes["ttur"]["toy"]["g_lr"]

@@ -7,9 +7,9 @@ import json
 import shutil
 
 import pytest
-from conftest import datasets_missing
 
 from gan_kit import lab, metrics, records, runs
+from tests.conftest import datasets_missing
 
 GRID = {"gan_losses": ("bce", "hinge"), "z_dims": (16,), "vae_latents": (4,)}
 SMALL = {"batch_size": 16, "max_examples": 64, "grid_size": 2, "metrics_samples": 64}

@@ -3,13 +3,17 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import gan_kit
-from gan_kit import runs
+from gan_kit import checkpoints, fileio, runs
 from gan_kit.checkpoints import fixed_noise
+from gan_kit.config import for_profile
 from gan_kit.gan import GAN
 from gan_kit.models import build_discriminator, build_generator
 from gan_kit.runs import load_generator
+from tests.run_helpers import _config
+from tests.test_devices import _cfg
 
 
 def test_one_step_changes_both_models(tiny_dataset):
@@ -68,7 +72,7 @@ def test_train_rejects_non_config():
 
 
 def test_train_on_real_cifar10(tiny_config):
-    from conftest import shared_data_dir
+    from tests.conftest import shared_data_dir
 
     if shared_data_dir() is None:
         pytest.skip("../shared/data (CIFAR-10 npz) is not beside the repo and GAN_KIT_DATA_DIR is unset")
@@ -115,3 +119,84 @@ def test_every_family_runs_through_the_one_lifecycle():
     assert training.family_of(gan_kit.Config(conditional=True)).name == "conditional"
     assert training.family_of(gan_kit.Config(model="vae")).name == "vae"
     assert training.family_of(gan_kit.Config(), train_step=lambda *a: None).name == "step"
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_state(tmp_path):
+    import tensorflow as tf
+
+    cfg = _config(tmp_path, "runs", epochs=4, deterministic=False)
+    x = np.random.default_rng(0).uniform(-1, 1, (64, 32, 32, 3)).astype("float32")
+    bad = x.copy()
+    bad[:] = np.nan
+    # Epoch 1 sees good data; from epoch 2 on every batch is NaN.
+    data = tf.data.Dataset.from_tensor_slices(np.concatenate([x, bad, bad, bad])).batch(16)
+    run = gan_kit.train(cfg.replace(steps_per_epoch=4), dataset=data, verbose=0)
+    assert run.status == "diverged"
+    status = runs.read_status(run.path)
+    assert status["state"] == "diverged" and status["epoch"] == 2 and status["metric"] in ("g_loss", "d_loss")
+    assert checkpoints.read_state(run.path)["epoch"] == 1
+    assert [p.name for p in runs.sample_paths(run.path)] == ["epoch_0000.png", "epoch_0001.png"]
+    weights = gan_kit.runs.load_generator(run.path).get_weights()
+    assert all(np.isfinite(w).all() for w in weights)
+
+
+def test_bad_input_fails_before_any_run_folder(tmp_path, monkeypatch):
+    from gan_kit import data
+    from gan_kit.data import DatasetError, DatasetNotFoundError
+
+    out = tmp_path / "out"
+    # Offline with MNIST nowhere: the error lists where it looked and how to fix it.
+    monkeypatch.delenv("GAN_KIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    monkeypatch.setattr(data.lookup, "SYSTEM_DATA_DIRS", {})
+    monkeypatch.setattr(data.lookup, "REPO_DATA_DIR", tmp_path / "repo-data")
+
+    def offline(*args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(DatasetNotFoundError, match="GAN_KIT_DATA_DIR"):
+        gan_kit.train(for_profile("smoke", dataset="mnist", output_dir=str(out)), verbose=0)
+    corrupt = tmp_path / "cifar10_train.npz"
+    corrupt.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(DatasetError, match="cifar10_train.npz"):
+        gan_kit.train(for_profile("smoke", dataset="cifar10", data_path=str(corrupt), output_dir=str(out)), verbose=0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an image")
+    with pytest.warns(UserWarning), pytest.raises(DatasetError, match="images"):
+        gan_kit.train(for_profile("smoke", dataset="image_folder", data_path=str(folder), output_dir=str(out)),
+                      verbose=0)
+    assert not out.exists() or runs.list_runs(out) == []
+
+
+def test_unwritable_output_folder_is_reported(tmp_path, monkeypatch):
+    cfg = _config(tmp_path, "locked", epochs=1)
+    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    with pytest.raises(fileio.RunFolderError, match="not writable"):
+        gan_kit.train(cfg, verbose=0)
+
+
+def test_status_json_is_valid_after_failure(tmp_path):
+    class Boom(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise RuntimeError("boom")
+
+    cfg = _config(tmp_path, "runs", epochs=2, deterministic=False)
+    with pytest.raises(RuntimeError):
+        gan_kit.train(cfg, callbacks=[Boom()], verbose=0)
+    (run_dir,) = runs.list_runs(tmp_path / "runs")
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "failed" and "boom" in status["error"]
+
+
+def test_train_records_the_runtime_choice(tmp_path):
+    import json
+
+    import gan_kit
+
+    cfg = _cfg(output_dir=str(tmp_path), batch_size=8, max_examples=16, epochs=1, grid_size=2)
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    run = gan_kit.train(cfg, dataset=tf.data.Dataset.from_tensor_slices(x).batch(8), verbose=0)
+    runtime = json.loads((run.path / "runtime.json").read_text())
+    assert set(runtime) >= {"jit_compile", "steps_per_execution", "mixed_precision", "distribute", "reasons"}

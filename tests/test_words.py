@@ -20,12 +20,12 @@ PACKAGE = ROOT / "gan_kit"
 # "story", "Story 2's", "stories", "story-1"; not "history", "story1_train_step" or "STORY1".
 COURSE_WORDS = re.compile(r"\bstor(?:y|ies)\b", re.IGNORECASE)
 
-_ASSERTED_RULE = "the check's message names the rule so; tests/test_checks.py asserts it"
+_ASSERTED_RULE = "the check's message names the rule so; tests/checks/test_steps.py asserts it"
 # (file relative to the repository, exact phrase, why it stays)
 ALLOWED: list[tuple[str, str, str]] = [
     ("gan_kit/instructor/bench.py", "story 1 loop",
      "bench.STORY1, the label of the tutorial loop's row in bench.json and in the bench table (and its 'x story 1 "
-     "loop' column); tests/test_performance.py asserts both"),
+     "loop' column); tests/instructor/test_bench.py asserts both"),
     ("gan_kit/checks/steps.py", "story 1's rule", "RULES['story1']: " + _ASSERTED_RULE),
     ("gan_kit/instructor/references.py", "story 1's rule",
      "the names of known wrong steps, quoted in check messages: " + _ASSERTED_RULE

@@ -164,8 +164,8 @@ class ClassifierSpec:
         return tuple(names)
 
 
-# Per dataset: the settings that reach the accuracy targets (see tests/test_metrics.py) in minutes on a
-# CPU, with the version-2 features (tests/test_extractor.py checks their FID ladders).
+# Per dataset: the settings that reach the accuracy targets (see tests/metrics/test_classifier.py) in minutes on a
+# CPU, with the version-2 features (tests/metrics/test_classifier.py checks their FID ladders).
 _CLASSIFIER_SPECS: dict[str, ClassifierSpec] = {
     "fashion_mnist": ClassifierSpec(widths=(32, 64, 128), epochs=5, augment=False, learning_rate=2e-3),
     "mnist": ClassifierSpec(widths=(32, 64, 128), epochs=2, augment=False, learning_rate=2e-3),

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import exercises
-from ..fileio import write_json
-from ..runs import METRICS_FILE, load_generator, read_config
+from ..runs import METRICS_FILE, RunFolder, load_generator, read_config
 from .batches import generated_batches
 from .extractors import ClassifierExtractor, FeatureExtractor, config_extractor
 from .maths import (
@@ -134,7 +132,7 @@ def evaluate_images(
 
 
 def evaluate(
-    run_folder: str | os.PathLike,
+    run_folder: str | os.PathLike | RunFolder,
     *,
     extractor: FeatureExtractor | str | None = None,
     samples: int | None = None,
@@ -154,7 +152,8 @@ def evaluate(
     reference statistics of the run's dataset split.
 
     Args:
-        run_folder: a run folder made by ``gan_kit.train``.
+        run_folder: a run folder made by ``gan_kit.train``, or its writer (``RunFolder``), which writes
+            ``metrics.json``.
         extractor: an extractor, or its name (default: the run's ``metrics_extractor``).
         samples: generated images (default: the run's ``metrics_samples``).
         seed: noise seed.
@@ -170,7 +169,7 @@ def evaluate(
         The metrics dict that was written (with ``extractor``, ``samples``, ``seed``, ``split``,
         ``dataset``, ``seconds`` and, for the classifier, ``classifier_test_accuracy``).
     """
-    run_folder = Path(run_folder)
+    run_folder = RunFolder.of(run_folder)
     config = read_config(run_folder)
     if not isinstance(extractor, FeatureExtractor):
         extractor = config_extractor(config, extractor, cache_dir, data_dir)
@@ -185,5 +184,5 @@ def evaluate(
                   seconds=round(time.perf_counter() - start, 2))
     if isinstance(extractor, ClassifierExtractor):
         result["classifier_test_accuracy"] = extractor.test_accuracy
-    write_json(run_folder / METRICS_FILE, result)
+    run_folder.write_json(METRICS_FILE, result)
     return result

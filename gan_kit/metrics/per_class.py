@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..fileio import write_json
-from ..runs import PER_CLASS_FILE, load_generator, read_config
+from ..runs import PER_CLASS_FILE, RunFolder, load_generator, read_config
 from .extractors import FeatureExtractor, config_extractor
 from .maths import fid_from_features
 from .reference import ReferenceStats, check_extractor, config_reference
@@ -144,7 +143,7 @@ def per_class_metrics(
     seed: int = 0,
     class_names: list[str] | None = None,
     batch_size: int = 250,
-    run_dir: str | os.PathLike | None = None,
+    run_dir: str | os.PathLike | RunFolder | None = None,
 ) -> list[dict[str, Any]]:
     """Per-class accuracy and intra-class FID of a generator under a ``gan_kit.metrics`` extractor.
 
@@ -209,13 +208,15 @@ def per_class_metrics(
     return rows
 
 
-def write_per_class(run_dir: str | os.PathLike, rows: list[dict[str, Any]], **details: Any) -> Path:
-    """Write a per-class table (with its means and ``details``) to ``<run_dir>/metrics_per_class.json`` atomically."""
-    return write_json(Path(run_dir) / PER_CLASS_FILE, {**summarize_per_class(rows), **details, "table": rows})
+def write_per_class(run_dir: str | os.PathLike | RunFolder, rows: list[dict[str, Any]], **details: Any) -> Path:
+    """Write a per-class table (with its means and ``details``) to ``<run_dir>/metrics_per_class.json`` atomically,
+    through the run's ``RunFolder`` (``run_dir`` itself when it is one)."""
+    table = {**summarize_per_class(rows), **details, "table": rows}
+    return RunFolder.of(run_dir).write_json(PER_CLASS_FILE, table)
 
 
 def evaluate_per_class(
-    run_folder: str | os.PathLike,
+    run_folder: str | os.PathLike | RunFolder,
     *,
     generator: keras.Model | None = None,
     extractor: Any = None,
@@ -246,7 +247,7 @@ def evaluate_per_class(
     Returns:
         The table (one dict per class).
     """
-    run_folder = Path(run_folder)
+    run_folder = RunFolder.of(run_folder)
     config = read_config(run_folder)
     if not isinstance(extractor, FeatureExtractor):
         extractor = config_extractor(config, extractor, cache_dir, data_dir)

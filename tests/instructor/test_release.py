@@ -1,4 +1,6 @@
-"""The whole-course release (no --assignment): what students need, none of the solution notebooks' secrets."""
+"""The releases (``gan_kit.instructor.release``): the whole-course release (no --assignment) holds what students
+need and none of the solution notebooks' secrets; an assignment's release takes only known assignments, and
+--past-solutions gives the earlier notebooks' solutions and nothing of the assignment."""
 
 from __future__ import annotations
 
@@ -20,8 +22,8 @@ from gan_kit.instructor.leaks import (
     scan,
     zip_members,
 )
-
-REPO = Path(__file__).resolve().parents[1]
+from gan_kit.instructor.package import package_blocks
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,7 @@ def test_no_secret_of_a_solution_notebook_is_in_the_release(built):
     code. Lines a solution notebook shows students on purpose (the unmarked cells and hints of any notebook) do not
     count, nor, in files that are not notebooks, lines of the kit's package: this is the whole course at once,
     whose package keeps every answer (gan_kit/instructor/release.py says so when it builds one; the per-assignment
-    releases are scanned with no exemption in tests/test_release_assignments.py)."""
+    releases are scanned with no exemption in tests/instructor/test_package.py)."""
     folder, archive = built
     found = release.release_secrets(solution_notebooks(REPO / "notebooks"), REPO / "gan_kit", None)
     assert MIN_LENGTH == 25 and all(len(s.text) >= MIN_LENGTH for s in found)
@@ -114,3 +116,52 @@ def test_release_will_not_replace_a_folder_it_did_not_build(tmp_path):
     with pytest.raises(FileExistsError):
         release.build_release(REPO, tmp_path / "release")
     assert (tmp_path / "release" / "mine.txt").read_text() == "keep me"
+
+
+def test_an_unknown_assignment_is_refused(tmp_path):
+    with pytest.raises(release.ReleaseError, match="no notebook 42"):
+        release.build_release(REPO, tmp_path / "r", assignment=42)
+
+
+def test_a_block_that_answers_two_exercises_is_named_by_the_one_still_open():
+    block = next(b for b in package_blocks(REPO / "gan_kit") if b.function == "alternating_train_step")
+    assert block.answers == ((1, "toy_step"), (2, "train_step"))
+    assert block.exercise_at(1) == (1, "toy_step") and block.exercise_at(2) == (2, "train_step")
+    assert "01 toy_step, 02 train_step (steps.py:alternating_train_step)" in release.given_away(REPO)
+
+
+def test_past_solutions_give_the_earlier_notebooks_as_solutions_and_nothing_of_the_assignment(tmp_path):
+    folder, archive = release.build_release(REPO, tmp_path / "release-03", assignment=3, past_solutions=True)
+    books = {p.name[:2]: nbformat.read(p, as_version=4) for p in (folder / "notebooks").iterdir()}
+    assert sorted(books) == ["00", "01", "02", "03"]
+    for name in ("01", "02"):
+        cells = books[name].cells
+        text = "\n".join(c.source for c in cells)
+        assert "NotImplementedError" not in text and "# BEGIN SOLUTION" not in text and "NBVAL" not in text
+        assert not any("hidden-test" in c.metadata.get("tags", []) for c in cells)
+        assert not any(c.get("outputs") for c in cells if c.cell_type == "code")
+        assert not any("gan_kit" in c.metadata for c in cells)  # no rubric
+        solution = nbformat.read(next((REPO / "notebooks").glob(f"{name}_*.ipynb")), as_version=4)
+        answers = [c.source for c in solution.cells if "answer" in c.metadata.get("tags", [])]
+        assert answers and all(a in text for a in answers)  # the model answers, for the student to compare
+    handout = "\n".join(c.source for c in books["03"].cells)
+    assert "NotImplementedError" in handout  # the assignment itself stays a handout
+    assert "The notebooks before 03 are their solutions" in (folder / "README.md").read_text()
+    leaks = scan(files_under(folder), release.release_secrets(sorted((REPO / "notebooks").glob("[0-9]*.ipynb")),
+                                                              REPO / "gan_kit", 3, past_solutions=True))
+    assert leaks == []
+
+
+def test_past_solutions_need_an_assignment(tmp_path):
+    with pytest.raises(release.ReleaseError, match="past solutions need an assignment"):
+        release.build_release(REPO, tmp_path / "release", past_solutions=True)
+    assert not (tmp_path / "release").exists()
+
+
+def test_a_rubric_is_a_secret_of_every_release(tmp_path):
+    secrets = release.release_secrets(sorted((REPO / "notebooks").glob("[0-9]*.ipynb")), REPO / "gan_kit", 8,
+                                      past_solutions=True)
+    rubrics = [s for s in secrets if s.kind == "rubric"]
+    assert {s.notebook[:2] for s in rubrics} >= {"01", "02", "08"}
+    (tmp_path / "notes.md").write_text(f"copied from the course:\n{rubrics[0].text}\n")
+    assert [leak.secret for leak in scan(files_under(tmp_path), secrets)] == [rubrics[0]]

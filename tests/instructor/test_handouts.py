@@ -28,8 +28,8 @@ from gan_kit.instructor.handouts import (
     tags,
 )
 from gan_kit.instructor.leaks import readable_text, scan, secrets
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 MARKED = {SOLUTION, SOLUTION_ONLY, ANSWER, HIDDEN_TEST}
 

@@ -5,7 +5,6 @@ recording/judging halves agree with it; once registered, the student's estimate 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ from gan_kit import checks, exercises, metrics
 from gan_kit.checks import CheckFailed, fixtures, recording
 from gan_kit.instructor import kid_reference, verdicts
 from gan_kit.instructor.references import build_fixture
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "06_evaluating_gans.ipynb"
 
 

@@ -25,7 +25,7 @@ def test_wall_clock_budgets_snapshot_the_sampler_and_stop_training(tmp_path):
     assert 1 <= epochs < 10_000  # stopped by the last budget, not by the epochs
     assert sorted(clock.reached) == [1, 3] and 0 < clock.reached[1] <= clock.reached[3] <= 2 * epochs
     ema = runs.load_model(tmp_path / "snaps" / "generator_3s.keras")
-    assert ema.name == run.gan.ema_generator.name  # the EMA copy is what gets scored
+    assert ema.name == run.model.ema_generator.name  # the EMA copy is what gets scored
     short = quality.WallClockBudgets(tmp_path / "short", budgets=(3600,))
     gan_kit.train(config.replace(epochs=1), callbacks=[short], verbose=0)
     assert short.short == [3600] and (tmp_path / "short" / "generator_3600s.keras").is_file()

@@ -15,8 +15,8 @@ from gan_kit.__main__ import main
 from gan_kit.instructor.grades import COLUMNS, SUMMARY_COLUMNS
 from gan_kit.instructor.grading import grade, hidden_test_rows
 from gan_kit.instructor.handouts import HiddenTest, make_handout
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NAME = "01_gan_theory.ipynb"
 AS_ROOT = os.geteuid() == 0
 

@@ -22,8 +22,8 @@ from gan_kit.instructor.grades import course_tests
 from gan_kit.instructor.grading import grade, release_packages
 from gan_kit.instructor.handouts import make_handout
 from gan_kit.instructor.verdicts import full_fixture, hidden_calls
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NAME = "01_gan_theory.ipynb"
 
 CLONE = """\

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_grading import _by_student, _handout, _solution, _write
-from test_released_notebooks import with_answers
 
 from gan_kit.__main__ import main
 from gan_kit.instructor import grading, runner
@@ -29,8 +27,9 @@ from gan_kit.instructor.limits import (
     parse_size,
 )
 from gan_kit.instructor.sandbox import claimed_uid, privileges
+from tests.instructor.test_grading import _by_student, _handout, _solution, _write
+from tests.test_released_notebooks import with_answers
 
-REPO = Path(__file__).resolve().parents[1]
 AS_ROOT = os.geteuid() == 0
 CGROUPS = cgroup_parents()
 PROCESSES_ENFORCED = CGROUPS is not None or AS_ROOT  # RLIMIT_NPROC needs the job's own uid

@@ -6,7 +6,6 @@ function computes every projection discriminator's output, spectral normalisatio
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -19,8 +18,8 @@ from gan_kit.checks import CheckFailed, fixtures, projection, recording
 from gan_kit.instructor import projection_reference, verdicts
 from gan_kit.instructor.references import build_fixture
 from gan_kit.models import build_conditional_discriminator
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "08_conditional_gan.ipynb"
 SEEDS = (0, 5, 11)
 K, SHAPE = 4, (28, 28, 1)

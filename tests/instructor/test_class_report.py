@@ -4,10 +4,7 @@ text escaped; the page opened in headless Chromium with its figures decoding."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_site import _open
 
 from gan_kit.__main__ import main
 from gan_kit.instructor import grading
@@ -21,8 +18,8 @@ from gan_kit.instructor.class_report import (
     write_class_report,
 )
 from gan_kit.instructor.grades import Row
+from tests.test_site import _open
 
-REPO = Path(__file__).resolve().parents[1]
 N1, N2 = "01_gan_theory.ipynb", "02_dcgan_cifar10.ipynb"
 SCRIPT = '<script>document.title = "pwned"</script>'
 IMG = "<img src=x onerror=alert(1)>"

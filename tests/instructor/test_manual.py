@@ -26,8 +26,8 @@ from gan_kit.instructor.manual import (
     notebook_questions,
     student_answer,
 )
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NAME = "01_gan_theory.ipynb"
 HOSTILE = '<script>alert("pwned")</script> JSD & slope: <b>rises</b> towards log 2'

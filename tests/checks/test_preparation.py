@@ -19,8 +19,8 @@ from gan_kit.checks import CheckFailed, fixtures, preparation, recording
 from gan_kit.data import folders
 from gan_kit.instructor import prepare_image_reference, verdicts
 from gan_kit.instructor.references import build_fixture
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "notebooks" / "07_cifar100_and_custom_data.ipynb"
 SEEDS = (0, 5, 12)  # the public seed and the hidden tests'
 

@@ -1,6 +1,5 @@
-"""One release per assignment: release NN holds the handouts up to NN and the student package, in which every
-answer of notebook NN or later is a stub; nothing of the instructor's part ships, and nothing in it answers a
-current or later exercise."""
+"""The kit's answers marked in the package source, and the student package of each release made from it
+(``gan_kit.instructor.package``): every answer of notebook NN or later a stub, nothing of the instructor's part."""
 
 from __future__ import annotations
 
@@ -24,12 +23,18 @@ from gan_kit.instructor.package import (
     unmarked_source,
     uses,
 )
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted({b.notebook for b in package_blocks(REPO / "gan_kit")})
+
+
 INSTRUCTOR_MODULES = {"grading", "sandbox", "guard", "runner", "release", "handouts", "leaks", "package", "bench",
                       "quality", "references"}
+
+
 UNMARKED = unmarked_source(REPO / "gan_kit")
+
+
 _BUILT: dict[int, Path] = {}
 
 
@@ -171,52 +176,3 @@ def test_strip_source_stubs_later_blocks_and_keeps_earlier_ones():
 def test_malformed_package_markers_are_errors(bad):
     with pytest.raises(PackageMarkerError, match="m.py, line"):
         file_blocks(bad, "m.py")
-
-
-def test_an_unknown_assignment_is_refused(tmp_path):
-    with pytest.raises(release.ReleaseError, match="no notebook 42"):
-        release.build_release(REPO, tmp_path / "r", assignment=42)
-
-
-def test_a_block_that_answers_two_exercises_is_named_by_the_one_still_open():
-    block = next(b for b in package_blocks(REPO / "gan_kit") if b.function == "alternating_train_step")
-    assert block.answers == ((1, "toy_step"), (2, "train_step"))
-    assert block.exercise_at(1) == (1, "toy_step") and block.exercise_at(2) == (2, "train_step")
-    assert "01 toy_step, 02 train_step (steps.py:alternating_train_step)" in release.given_away(REPO)
-
-
-def test_past_solutions_give_the_earlier_notebooks_as_solutions_and_nothing_of_the_assignment(tmp_path):
-    folder, archive = release.build_release(REPO, tmp_path / "release-03", assignment=3, past_solutions=True)
-    books = {p.name[:2]: nbformat.read(p, as_version=4) for p in (folder / "notebooks").iterdir()}
-    assert sorted(books) == ["00", "01", "02", "03"]
-    for name in ("01", "02"):
-        cells = books[name].cells
-        text = "\n".join(c.source for c in cells)
-        assert "NotImplementedError" not in text and "# BEGIN SOLUTION" not in text and "NBVAL" not in text
-        assert not any("hidden-test" in c.metadata.get("tags", []) for c in cells)
-        assert not any(c.get("outputs") for c in cells if c.cell_type == "code")
-        assert not any("gan_kit" in c.metadata for c in cells)  # no rubric
-        solution = nbformat.read(next((REPO / "notebooks").glob(f"{name}_*.ipynb")), as_version=4)
-        answers = [c.source for c in solution.cells if "answer" in c.metadata.get("tags", [])]
-        assert answers and all(a in text for a in answers)  # the model answers, for the student to compare
-    handout = "\n".join(c.source for c in books["03"].cells)
-    assert "NotImplementedError" in handout  # the assignment itself stays a handout
-    assert "The notebooks before 03 are their solutions" in (folder / "README.md").read_text()
-    leaks = scan(files_under(folder), release.release_secrets(sorted((REPO / "notebooks").glob("[0-9]*.ipynb")),
-                                                              REPO / "gan_kit", 3, past_solutions=True))
-    assert leaks == []
-
-
-def test_past_solutions_need_an_assignment(tmp_path):
-    with pytest.raises(release.ReleaseError, match="past solutions need an assignment"):
-        release.build_release(REPO, tmp_path / "release", past_solutions=True)
-    assert not (tmp_path / "release").exists()
-
-
-def test_a_rubric_is_a_secret_of_every_release(tmp_path):
-    secrets = release.release_secrets(sorted((REPO / "notebooks").glob("[0-9]*.ipynb")), REPO / "gan_kit", 8,
-                                      past_solutions=True)
-    rubrics = [s for s in secrets if s.kind == "rubric"]
-    assert {s.notebook[:2] for s in rubrics} >= {"01", "02", "08"}
-    (tmp_path / "notes.md").write_text(f"copied from the course:\n{rubrics[0].text}\n")
-    assert [leak.secret for leak in scan(files_under(tmp_path), secrets)] == [rubrics[0]]

@@ -28,8 +28,8 @@ from gan_kit.instructor.gradescope import (
 )
 from gan_kit.instructor.handouts import clear_outputs
 from gan_kit.instructor.release import ReleaseError
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 NAME = "01_gan_theory.ipynb"
 
 
