@@ -274,21 +274,12 @@ class RunFolder:
         """Save Keras models as ``{file name: model}`` (e.g. ``generator.keras``), each through a temp file and
         a rename."""
         for name, model in models.items():
-            path = self.file(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp.keras")
-            model.save(tmp)
-            os.replace(tmp, path)
+            _save_through_temp(self.file(name), ".keras", model.save)
 
     def save_weights(self, model: Any, name: str) -> Path:
         """Save ``model.save_weights`` to the file ``name`` (ending ``.weights.h5``) through a temp file and a
         rename."""
-        path = self.file(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp.weights.h5")
-        model.save_weights(tmp)
-        os.replace(tmp, path)
-        return path
+        return _save_through_temp(self.file(name), ".weights.h5", model.save_weights)
 
     def remove(self, name: str) -> None:
         """Delete the file ``name`` (nothing happens when it does not exist)."""
@@ -300,6 +291,16 @@ class RunFolder:
         path = self.file(name)
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+def _save_through_temp(path: Path, suffix: str, save: Any) -> Path:
+    """Call ``save`` on a hidden temp file beside ``path`` (ending ``suffix``, which Keras reads the format from),
+    then rename it to ``path``, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{suffix}")
+    save(tmp)
+    os.replace(tmp, path)
+    return path
 
 
 # ----------------------------------------------------------------- reading
